@@ -1,0 +1,3 @@
+from rlm_bench.cli import main
+
+raise SystemExit(main())

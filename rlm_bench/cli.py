@@ -1,0 +1,201 @@
+"""`python -m rlm_bench`: run suites, list what is available, inspect samples, redraw figures.
+
+Every user mistake ends as one line on stderr and exit code 2; finished samples are on disk
+before any error can happen, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from rlm_bench.errors import UserError
+from rlm_bench.evaluation.metrics import summarize
+from rlm_bench.evaluation.store import RunStore
+from rlm_bench.evaluation.table import format_table
+from rlm_bench.reporting.figures import accuracy_vs_length
+from rlm_bench.suites import Suite, builtin_suites, load_suite, parse_length, parse_solver
+
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a bad flag is one line naming it rather than a usage block."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UserError(f"{self.prog}: {message}")
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="rlm_bench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    run = sub.add_parser("run", help="run a suite (tasks x lengths x samples x solvers)")
+    run.add_argument("--suite", default="context_rot", help="built-in name or YAML path")
+    run.add_argument("--model", help="embedded (default), gguf:<path> or a path to a .gguf file")
+    run.add_argument("--tasks", type=_csv, help="comma-separated task names")
+    run.add_argument("--lengths", type=_csv, help="comma-separated lengths, e.g. 512,1k,2k")
+    run.add_argument("--samples", type=int, help="samples per (task, length)")
+    run.add_argument(
+        "--solvers",
+        type=_csv,
+        help="comma-separated suite labels or specs, e.g. direct,recursive:depth=3",
+    )
+    run.add_argument("--seed", type=int)
+    run.add_argument("--concurrency", type=int, help="cells in flight at once")
+    run.add_argument("--out", type=Path, help="run folder (default results/<suite>-<time>)")
+    run.add_argument("--resume", type=Path, metavar="DIR", help="finish the run in DIR")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    sub.add_parser("list", help="list suites, tasks, solvers and model backends")
+
+    tasks = sub.add_parser("tasks", help="inspect task generators")
+    tasks_sub = tasks.add_subparsers(
+        dest="tasks_command", required=True, parser_class=OneLineParser
+    )
+    sample = tasks_sub.add_parser("sample", help="print one generated sample")
+    sample.add_argument("--task", required=True)
+    sample.add_argument("--length", required=True)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--index", type=int, default=0)
+    sample.add_argument("--model", default="embedded", help="whose tokenizer measures length")
+    sample.add_argument("--full", action="store_true", help="print the whole context")
+    sample.add_argument("--json", action="store_true", help="machine-readable output")
+
+    plot = sub.add_parser("plot", help="redraw a run folder's figures")
+    plot.add_argument("run_dir", type=Path)
+    return parser
+
+
+def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
+    changes: dict[str, object] = {}
+    if args.tasks:
+        changes["tasks"] = args.tasks
+    if args.lengths:
+        changes["lengths"] = sorted({parse_length(v, "--lengths") for v in args.lengths})
+    if args.solvers:
+        by_label = {s.label: s for s in suite.solvers}
+        changes["solvers"] = [by_label.get(s) or parse_solver(s, "--solvers") for s in args.solvers]
+    for name in ("samples", "seed", "concurrency"):
+        value = getattr(args, name)
+        if value is not None:
+            if name != "seed" and value < 1:
+                raise UserError(f"--{name} must be at least 1")
+            changes[name] = value
+    if args.model:
+        changes["model"] = args.model
+    return dataclasses.replace(suite, **changes)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rlm_bench.evaluation.runner import run_suite
+    from rlm_bench.models import load_model
+    from rlm_bench.solvers import make_solver
+    from rlm_bench.suites import suite_from_dict
+    from rlm_bench.tasks import TASKS
+
+    if args.resume:
+        info = RunStore(args.resume).read_run_info()
+        suite = suite_from_dict(info["suite"], str(args.resume / "run.json"))
+        if args.concurrency:
+            suite = dataclasses.replace(suite, concurrency=args.concurrency)
+        folder = args.resume
+    else:
+        suite = apply_overrides(load_suite(args.suite), args)
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        folder = args.out or Path("results") / f"{suite.name}-{stamp}"
+    for task in suite.tasks:
+        TASKS.get(task)
+    for spec in suite.solvers:
+        make_solver(spec.solver, spec.params)
+    model = load_model(suite.model)
+    try:
+        rows = run_suite(
+            suite, model, folder, resume=bool(args.resume), progress=not args.no_progress
+        )
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished samples are in {folder}; continue with "
+            f"`python -m rlm_bench run --resume {folder}`",
+            file=sys.stderr,
+        )
+        return 130
+    accuracy_vs_length(rows, folder / "figures", title=f"{suite.name} on {model.name}")
+    print(format_table(rows))
+    print(f"\nrun folder: {folder}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from rlm_bench.models import BACKENDS
+    from rlm_bench.solvers import SOLVERS
+    from rlm_bench.tasks import TASKS
+
+    for title, names in (
+        ("suites", builtin_suites()),
+        ("tasks", TASKS.names()),
+        ("solvers", SOLVERS.names()),
+        ("models", BACKENDS.names()),
+    ):
+        print(f"{title}: {', '.join(names)}")
+    return 0
+
+
+def cmd_tasks_sample(args: argparse.Namespace) -> int:
+    from rlm_bench.models import load_model
+    from rlm_bench.tasks import TASKS
+
+    length = parse_length(args.length, "--length")
+    task_cls = TASKS.get(args.task)
+    model = load_model(args.model)
+    sample = task_cls(model.tokenizer).sample(length, args.seed, args.index)
+    data = sample.to_dict()
+    if args.json:
+        print(json.dumps(data))
+        return 0
+    context = sample.context
+    if not args.full and len(context) > 600:
+        context = f"{context[:300]}\n[... {len(context) - 600} characters ...]\n{context[-300:]}"
+    for key, value in data.items():
+        if key in ("context", "metadata", "examples"):
+            continue
+        print(f"{key}: {value}")
+    small_meta = {k: v for k, v in sample.metadata.items() if not isinstance(v, list)}
+    print(f"metadata: {json.dumps(small_meta)}")
+    print(f"context:\n{context}")
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    store = RunStore(args.run_dir)
+    info = store.read_run_info()
+    rows = summarize(store.samples())
+    if not rows:
+        raise UserError(f"{args.run_dir} has no finished samples to plot")
+    title = f"{info['suite']['name']} on {info['model'].get('name', '?')}"
+    for path in accuracy_vs_length(rows, args.run_dir / "figures", title=title):
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command == "run":
+            return cmd_run(args)
+        if args.command == "list":
+            return cmd_list(args)
+        if args.command == "tasks":
+            return cmd_tasks_sample(args)
+        return cmd_plot(args)
+    except UserError as exc:
+        print(f"rlm_bench: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,1 @@
+"""Expanding suites into cells, running and scoring them, storing and summarizing the results."""

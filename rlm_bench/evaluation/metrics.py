@@ -1,0 +1,51 @@
+"""Accuracy with 95% Wilson intervals and mean costs per (task, solver, length)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from statistics import fmean
+from typing import Any
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a proportion; with partial credit, `p` is the mean score
+    (an approximation that keeps the interval inside [0, 1] at small n)."""
+    if n == 0:
+        return (0.0, 1.0)
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[(row["task"], row["solver"], row["length"])].append(row)
+    out = []
+    for (task, solver, length), group in sorted(groups.items()):
+        n = len(group)
+        accuracy = fmean(r["score"] for r in group)
+        low, high = wilson_interval(accuracy, n)
+        out.append(
+            {
+                "task": task,
+                "solver": solver,
+                "length": length,
+                "n": n,
+                "accuracy": accuracy,
+                "ci_low": low,
+                "ci_high": high,
+                "exact": fmean(1.0 if r["score"] >= 1.0 else 0.0 for r in group),
+                "mean_calls": fmean(r["calls"] for r in group),
+                "mean_prompt_tokens": fmean(r["prompt_tokens"] for r in group),
+                "mean_completion_tokens": fmean(r["completion_tokens"] for r in group),
+                "mean_latency_s": fmean(r["latency_s"] for r in group),
+                "errors": sum(1 for r in group if r["error"]),
+                "truncated": sum(1 for r in group if r.get("truncated")),
+            }
+        )
+    return out

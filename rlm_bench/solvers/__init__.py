@@ -1,0 +1,24 @@
+"""Solvers, by name. Importing a solver module registers it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rlm_bench.errors import UserError
+from rlm_bench.registry import Registry
+from rlm_bench.solvers.base import Result, Solver, Trace, TraceNode
+
+SOLVERS: Registry[type] = Registry("solver", "rlm_bench.solvers")
+
+
+def make_solver(name: str, params: dict[str, Any]) -> Solver:
+    cls = SOLVERS.get(name)
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise UserError(f"solver {name!r}: bad parameters {params}: {exc}") from None
+
+
+from rlm_bench.solvers import direct, recursive  # noqa: E402,F401  (registers the built-ins)
+
+__all__ = ["SOLVERS", "Result", "Solver", "Trace", "TraceNode", "make_solver"]

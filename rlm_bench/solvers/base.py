@@ -1,0 +1,81 @@
+"""The solver seam: a solver answers a `Sample` with a model and leaves a trace of every call.
+
+The trace is a flat list of nodes with parent links (a tree). Nodes that cover a known span of the
+context record it, so the evaluator can score intermediate answers with the task's `gold_for_span`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal, Protocol
+
+from rlm_bench.models.base import Completion, Model
+from rlm_bench.tasks.base import Sample
+
+NodeKind = Literal["call", "aggregate"]
+
+
+@dataclass
+class TraceNode:
+    id: int
+    parent: int | None
+    depth: int
+    kind: NodeKind
+    span: tuple[int, int] | None
+    answer: str | None
+    output: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+
+
+@dataclass
+class Trace:
+    nodes: list[TraceNode] = field(default_factory=list)
+
+    def add(self, **fields: Any) -> TraceNode:
+        node = TraceNode(id=len(self.nodes), **fields)
+        self.nodes.append(node)
+        return node
+
+    def record_call(
+        self,
+        completion: Completion,
+        *,
+        parent: int | None,
+        depth: int,
+        span: tuple[int, int] | None,
+        answer: str | None,
+    ) -> TraceNode:
+        return self.add(
+            parent=parent,
+            depth=depth,
+            kind="call",
+            span=span,
+            answer=answer,
+            output=completion.text,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            latency_s=completion.latency_s,
+        )
+
+    @property
+    def calls(self) -> list[TraceNode]:
+        return [n for n in self.nodes if n.kind == "call"]
+
+    def to_list(self) -> list[dict[str, Any]]:
+        return [asdict(n) for n in self.nodes]
+
+
+@dataclass
+class Result:
+    prediction: str | None
+    trace: Trace
+    truncated: bool = False
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+class Solver(Protocol):
+    name: str
+
+    async def solve(self, sample: Sample, model: Model) -> Result: ...

@@ -1,0 +1,55 @@
+"""The long-context baseline: the whole context in one prompt.
+
+Truncation policy when the prompt would not fit the model's window (RULER/LongBench): keep the
+head and the tail of the context, drop the middle, and record that it happened and how much.
+"""
+
+from __future__ import annotations
+
+from rlm_bench.models.base import Model
+from rlm_bench.solvers import SOLVERS
+from rlm_bench.solvers.base import Result, Trace
+from rlm_bench.solvers.prompts import (
+    ANSWER_MAX_TOKENS,
+    ANSWER_STOP,
+    build_prompt,
+    parse_answer,
+    prompt_overhead,
+)
+from rlm_bench.tasks.base import Sample
+from rlm_bench.tokens import Tokenizer
+
+ELISION = "\n...\n"
+
+
+def truncate_middle(context: str, budget: int, tokenizer: Tokenizer) -> tuple[str, int]:
+    """`context` cut to at most `budget` tokens by dropping its middle; returns (text, dropped)."""
+    ids = tokenizer.encode(context)
+    if len(ids) <= budget:
+        return context, 0
+    keep = max(budget - tokenizer.count(ELISION), 0)
+    head, tail = keep - keep // 2, keep // 2
+    text = tokenizer.decode(ids[:head]) + ELISION + (tokenizer.decode(ids[-tail:]) if tail else "")
+    return text, len(ids) - keep
+
+
+@SOLVERS.register("direct")
+class Direct:
+    name = "direct"
+
+    async def solve(self, sample: Sample, model: Model) -> Result:
+        tok = model.tokenizer
+        # +1 for the <bos> a local model adds; a small margin for tokens merging at the seams.
+        budget = model.context_window - tok.count(prompt_overhead(sample)) - ANSWER_MAX_TOKENS - 8
+        context, dropped = sample.context, 0
+        if sample.actual_length > budget:
+            context, dropped = truncate_middle(sample.context, budget, tok)
+        completion = await model.complete(
+            build_prompt(sample, context), max_tokens=ANSWER_MAX_TOKENS, stop=ANSWER_STOP
+        )
+        answer = parse_answer(completion.text, sample)
+        trace = Trace()
+        span = (0, len(sample.context)) if not dropped else None
+        trace.record_call(completion, parent=None, depth=0, span=span, answer=answer)
+        notes = {"dropped_tokens": dropped} if dropped else {}
+        return Result(prediction=answer, trace=trace, truncated=bool(dropped), notes=notes)

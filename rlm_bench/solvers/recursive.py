@@ -1,0 +1,89 @@
+"""The runtime-driven recursive solver: split, ask each part, combine the partial answers upward.
+
+Depth d means d levels of splitting: depth 1 asks the model about `fanout` parts and combines
+their answers once; depth 2 splits each part again, and so on. A part smaller than
+`min_chunk_tokens` is not split further. Combining is a rule taken from the sample
+(`find`: keep the value found, "none" otherwise; `sum`: add the counts), so every error in the
+final answer comes from a model call at a leaf, and the trace shows which.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import Counter
+
+from rlm_bench.errors import UserError
+from rlm_bench.models.base import Model
+from rlm_bench.solvers import SOLVERS
+from rlm_bench.solvers.base import Result, Trace
+from rlm_bench.solvers.prompts import ANSWER_MAX_TOKENS, ANSWER_STOP, build_prompt, parse_answer
+from rlm_bench.solvers.splitting import split_span
+from rlm_bench.tasks.base import NONE_ANSWER, Sample
+
+
+def combine(answers: list[str | None], aggregation: str) -> str:
+    if aggregation == "find":
+        found = [a for a in answers if a is not None and a != NONE_ANSWER]
+        # Several parts claiming a value means some part hallucinated; the most common claim
+        # wins, the earliest on a tie.
+        return Counter(found).most_common(1)[0][0] if found else NONE_ANSWER
+    if aggregation == "sum":
+        return str(sum(int(a) for a in answers if a is not None and a.lstrip("-").isdigit()))
+    raise ValueError(f"unknown aggregation {aggregation!r}")
+
+
+@SOLVERS.register("recursive")
+class Recursive:
+    name = "recursive"
+
+    def __init__(
+        self,
+        depth: int = 1,
+        fanout: int = 4,
+        chunk_tokens: int | None = None,
+        min_chunk_tokens: int = 128,
+    ) -> None:
+        if depth < 1 or fanout < 2 or min_chunk_tokens < 1:
+            raise UserError("recursive solver needs depth >= 1, fanout >= 2, min_chunk_tokens >= 1")
+        if chunk_tokens is not None and chunk_tokens < 1:
+            raise UserError("recursive solver needs chunk_tokens >= 1")
+        self.depth = depth
+        self.fanout = fanout
+        self.chunk_tokens = chunk_tokens
+        self.min_chunk_tokens = min_chunk_tokens
+
+    def fanout_for(self, sample: Sample) -> int:
+        """With `chunk_tokens`, the fan-out that makes leaves about that size at full depth."""
+        if self.chunk_tokens is None:
+            return self.fanout
+        leaves = max(sample.actual_length / self.chunk_tokens, 1.0)
+        return max(2, math.ceil(leaves ** (1 / self.depth) - 1e-9))
+
+    async def solve(self, sample: Sample, model: Model) -> Result:
+        trace = Trace()
+        fanout = self.fanout_for(sample)
+        tokens_per_char = sample.actual_length / max(len(sample.context), 1)
+
+        async def node(start: int, end: int, level: int, parent: int | None) -> str | None:
+            part_tokens = (end - start) * tokens_per_char / fanout
+            if level == self.depth or part_tokens < self.min_chunk_tokens:
+                prompt = build_prompt(sample, sample.context[start:end])
+                completion = await model.complete(
+                    prompt, max_tokens=ANSWER_MAX_TOKENS, stop=ANSWER_STOP
+                )
+                answer = parse_answer(completion.text, sample)
+                trace.record_call(
+                    completion, parent=parent, depth=level, span=(start, end), answer=answer
+                )
+                return answer
+            me = trace.add(
+                parent=parent, depth=level, kind="aggregate", span=(start, end), answer=None
+            )
+            spans = split_span(sample.context, start, end, fanout)
+            answers = await asyncio.gather(*(node(s, e, level + 1, me.id) for s, e in spans))
+            me.answer = combine(list(answers), sample.aggregation)
+            return me.answer
+
+        prediction = await node(0, len(sample.context), 0, None)
+        return Result(prediction=prediction, trace=trace, notes={"fanout": fanout})

@@ -1,0 +1,66 @@
+"""Test doubles, named as such: models that answer without running a network or weights."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+
+from rlm_bench.models.base import Completion
+from rlm_bench.tokens import Tokenizer
+
+Reply = Callable[[str], str]
+
+
+def last_text(prompt: str) -> str:
+    """The text block the prompt asks about (solved examples come before it)."""
+    body = prompt.rsplit("Text:\n", 1)[-1]
+    return body.rsplit("\n\nQuestion:", 1)[0]
+
+
+def oracle_reply(prompt: str) -> str:
+    """Answers as a perfect reader of the generated tasks would: the needle's value if the text
+    holds the asked key's needle, else "none"; for counts, the true count of the asked category."""
+    text = last_text(prompt)
+    question = prompt.rsplit("Question: ", 1)[-1]
+    if key := re.search(r"magic number for (\S+?) mentioned", question):
+        found = re.search(rf"magic number for {re.escape(key.group(1))} is (\d+)", text)
+        return f" {found.group(1)}." if found else " none."
+    if cat := re.search(r"category (\S+?)\?", question):
+        return f" {len(re.findall(rf'category: {re.escape(cat.group(1))}$', text, re.M))}."
+    return " none."
+
+
+class ScriptedModel:
+    """Replays replies from a function of the prompt; counts tokens with a real tokenizer."""
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        reply: Reply = oracle_reply,
+        context_window: int = 32768,
+        delay_s: float = 0.0,
+    ) -> None:
+        self.name = "scripted"
+        self.tokenizer = tokenizer
+        self.context_window = context_window
+        self.reply = reply
+        self.delay_s = delay_s
+        self.prompts: list[str] = []
+
+    async def complete(
+        self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        self.prompts.append(prompt)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        text = self.reply(prompt)
+        return Completion(
+            text=text,
+            prompt_tokens=self.tokenizer.count(prompt) + 1,
+            completion_tokens=self.tokenizer.count(text),
+            latency_s=self.delay_s,
+        )
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": "scripted", "name": self.name}

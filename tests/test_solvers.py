@@ -1,0 +1,143 @@
+"""Solvers against a ScriptedModel test double: tree shape, spans, aggregation, truncation."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from rlm_bench.errors import UserError
+from rlm_bench.solvers import make_solver
+from rlm_bench.solvers.direct import truncate_middle
+from rlm_bench.solvers.recursive import combine
+from rlm_bench.solvers.splitting import split_span
+from rlm_bench.tasks import get_task
+from tests.doubles import ScriptedModel
+
+
+def solve(solver, sample, model):
+    return asyncio.run(solver.solve(sample, model))
+
+
+@pytest.fixture(scope="module")
+def niah_sample(tokenizer):
+    return get_task("niah_single", tokenizer).sample(4096, seed=3, index=2)
+
+
+@pytest.fixture(scope="module")
+def count_sample(tokenizer):
+    return get_task("aggregation_count", tokenizer).sample(4096, seed=3, index=1)
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_recursive_tree_has_fanout_to_the_depth_leaves(depth, niah_sample, tokenizer):
+    model = ScriptedModel(tokenizer)
+    result = solve(
+        make_solver("recursive", {"depth": depth, "fanout": 3, "min_chunk_tokens": 16}),
+        niah_sample,
+        model,
+    )
+    nodes = result.trace.nodes
+    leaves = [n for n in nodes if n.kind == "call"]
+    assert len(leaves) == 3**depth == len(model.prompts)
+    assert {n.depth for n in leaves} == {depth}
+    for node in nodes:
+        if node.kind == "aggregate":
+            children = [c for c in nodes if c.parent == node.id]
+            assert len(children) == 3
+            # children tile their parent's span exactly, in order
+            assert children[0].span[0] == node.span[0] and children[-1].span[1] == node.span[1]
+            for a, b in zip(children, children[1:], strict=False):
+                assert a.span[1] == b.span[0]
+    root = nodes[0]
+    assert root.parent is None and root.span == (0, len(niah_sample.context))
+    assert result.prediction == niah_sample.answer
+
+
+def test_recursive_leaves_see_only_their_span(niah_sample, tokenizer):
+    model = ScriptedModel(tokenizer)
+    result = solve(make_solver("recursive", {"depth": 2, "fanout": 2}), niah_sample, model)
+    leaves = [n for n in result.trace.nodes if n.kind == "call"]
+    for leaf, prompt in zip(leaves, model.prompts, strict=True):
+        assert niah_sample.context[leaf.span[0] : leaf.span[1]] in prompt
+        assert len(prompt) < len(niah_sample.context)
+    found = [n for n in leaves if n.answer == niah_sample.answer]
+    assert len(found) == 1  # the needle lives in exactly one leaf
+    start, end = found[0].span
+    assert start <= niah_sample.metadata["needle_start"] < niah_sample.metadata["needle_end"] <= end
+
+
+def test_recursive_sums_counts_up_the_tree(count_sample, tokenizer):
+    model = ScriptedModel(tokenizer)
+    result = solve(make_solver("recursive", {"depth": 2, "fanout": 4}), count_sample, model)
+    assert result.prediction == count_sample.answer
+    for node in result.trace.nodes:
+        if node.kind == "aggregate":
+            kids = [c for c in result.trace.nodes if c.parent == node.id]
+            assert int(node.answer) == sum(int(c.answer) for c in kids)
+
+
+def test_leaf_errors_carry_up_through_a_sum(count_sample, tokenizer):
+    wrong = ScriptedModel(tokenizer, reply=lambda prompt: " 1.")
+    result = solve(make_solver("recursive", {"depth": 2, "fanout": 2}), count_sample, wrong)
+    assert result.prediction == "4"  # four leaves, each claiming one record
+
+
+def test_min_chunk_tokens_stops_splitting(niah_sample, tokenizer):
+    model = ScriptedModel(tokenizer)
+    solver = make_solver("recursive", {"depth": 3, "fanout": 4, "min_chunk_tokens": 300})
+    result = solve(solver, niah_sample, model)
+    assert max(n.depth for n in result.trace.nodes) < 3
+    assert len(result.trace.calls) == 4  # 4096 / 4 = 1024 >= 300, but 1024 / 4 = 256 < 300
+
+
+def test_chunk_tokens_sets_the_fanout(niah_sample):
+    solver = make_solver("recursive", {"depth": 2, "chunk_tokens": 256})
+    assert solver.fanout_for(niah_sample) == 4  # 16 leaves of ~256 tokens at depth 2
+
+
+def test_combine_rules():
+    assert combine(["none", None, "1234567", "none"], "find") == "1234567"
+    assert combine(["none", None], "find") == "none"
+    assert combine(["7654321", "1234567", "1234567"], "find") == "1234567"
+    assert combine(["2", None, "3", "x"], "sum") == "5"
+
+
+def test_bad_solver_parameters_are_user_errors():
+    with pytest.raises(UserError, match="depth"):
+        make_solver("recursive", {"depth": 0})
+    with pytest.raises(UserError, match="bad parameters"):
+        make_solver("recursive", {"dpeth": 2})
+    with pytest.raises(UserError, match="unknown solver 'nope'"):
+        make_solver("nope", {})
+
+
+def test_split_span_cuts_on_line_boundaries(count_sample):
+    text = count_sample.context
+    spans = split_span(text, 0, len(text), 5)
+    assert len(spans) == 5 and spans[0][0] == 0 and spans[-1][1] == len(text)
+    for _, end in spans[:-1]:
+        assert text[end - 1] == "\n"
+
+
+def test_direct_answers_from_the_whole_context(niah_sample, tokenizer):
+    model = ScriptedModel(tokenizer)
+    result = solve(make_solver("direct", {}), niah_sample, model)
+    assert result.prediction == niah_sample.answer and not result.truncated
+    assert len(result.trace.calls) == 1
+    assert result.trace.calls[0].span == (0, len(niah_sample.context))
+
+
+def test_direct_truncates_the_middle_to_fit_the_window(niah_sample, tokenizer):
+    model = ScriptedModel(tokenizer, context_window=1024)
+    result = solve(make_solver("direct", {}), niah_sample, model)
+    assert result.truncated and result.notes["dropped_tokens"] > 2500
+    prompt = model.prompts[0]
+    assert model.tokenizer.count(prompt) + 12 <= 1024
+    context = niah_sample.context
+    assert context[:200] in prompt and context[-200:] in prompt
+    assert context[len(context) // 2 : len(context) // 2 + 200] not in prompt
+
+
+def test_truncate_middle_keeps_short_text(tokenizer):
+    assert truncate_middle("a short text", 100, tokenizer) == ("a short text", 0)
