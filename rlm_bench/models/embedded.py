@@ -51,9 +51,11 @@ class EmbeddedModel:
             import torch
             from transformers import AutoModelForCausalLM
 
+            from rlm_bench.models import local_attention  # registers the attention kernel
+
             folder = ensure_checkpoint(self.gguf)
             model = AutoModelForCausalLM.from_pretrained(
-                str(folder), dtype=pick_dtype(), attn_implementation="sdpa"
+                str(folder), dtype=pick_dtype(), attn_implementation=local_attention.NAME
             )
             self._hf_model = model.eval()
             torch.set_grad_enabled(False)

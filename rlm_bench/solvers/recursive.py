@@ -42,7 +42,7 @@ class Recursive:
         depth: int = 1,
         fanout: int = 4,
         chunk_tokens: int | None = None,
-        min_chunk_tokens: int = 128,
+        min_chunk_tokens: int = 64,
     ) -> None:
         if depth < 1 or fanout < 2 or min_chunk_tokens < 1:
             raise UserError("recursive solver needs depth >= 1, fanout >= 2, min_chunk_tokens >= 1")
