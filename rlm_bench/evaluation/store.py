@@ -69,7 +69,7 @@ class RunStore:
                 f"{self.folder} already holds a run; continue it with --resume {self.folder}"
             )
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.write_run_info({"schema_version": SCHEMA_VERSION, **run_info})
+        self.write_run_info(run_info)
 
     def read_run_info(self) -> dict[str, Any]:
         path = self.folder / RUN_FILE
@@ -78,6 +78,7 @@ class RunStore:
         return json.loads(path.read_text())
 
     def write_run_info(self, info: dict[str, Any]) -> None:
+        info = {"schema_version": SCHEMA_VERSION, **info}
         tmp = self.folder / (RUN_FILE + ".tmp")
         tmp.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
         os.replace(tmp, self.folder / RUN_FILE)

@@ -1,0 +1,64 @@
+"""The real embedded model (Gemma 3 270M on the CPU). Slow: about two minutes in all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rlm_bench.evaluation.store import read_jsonl
+from rlm_bench.models.checkpoint import default_gguf, ensure_checkpoint
+
+pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_smoke_suite_on_the_real_model(tmp_path):
+    out = tmp_path / "smoke"
+    proc = subprocess.run(
+        [sys.executable, "-m", "rlm_bench", "run", "--suite", "smoke", "--out", str(out),
+         "--no-progress"],
+        cwd=REPO, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "accuracy" in proc.stdout and f"run folder: {out}" in proc.stdout
+    rows = read_jsonl(out / "samples.jsonl")
+    assert len(rows) == 2 * 2 * 2 * 3  # tasks x lengths x samples x solvers
+    assert all(r["error"] is None and 0.0 <= r["score"] <= 1.0 for r in rows)
+    assert all(r["calls"] >= 1 and r["prompt_tokens"] > r["length"] for r in rows)
+    found = [r for r in rows if r["task"] == "niah_single" and r["solver"] == "direct"]
+    assert sum(r["score"] for r in found) >= 3  # a single needle at 512-1K tokens is easy
+    deep = [r for r in rows if r["solver"] == "recursive_d2" and r["length"] == 1024]
+    assert all(r["calls"] == 16 for r in deep)
+    info = json.loads((out / "run.json").read_text())
+    assert info["model"]["backend"] == "embedded" and info["model"]["context_window"] == 32768
+    summary = json.loads((out / "summary.json").read_text())["rows"]
+    assert len(summary) == 2 * 3 * 2
+    png = out / "figures" / "accuracy_vs_length.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+
+
+def test_blockwise_local_attention_matches_sdpa_in_float32():
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rlm_bench.models import local_attention
+
+    folder = ensure_checkpoint(default_gguf())
+    tok = AutoTokenizer.from_pretrained(str(folder))
+    text = " ".join(
+        f"Line {i}: the keeper counted {i * 7} boats at the harbour." for i in range(200)
+    )
+    ids = tok(text, return_tensors="pt").input_ids[:, :1300]  # > 2 windows: blockwise path runs
+    logits = {}
+    for attn in ("sdpa", local_attention.NAME):
+        model = AutoModelForCausalLM.from_pretrained(
+            str(folder), dtype=torch.float32, attn_implementation=attn
+        ).eval()
+        with torch.inference_mode():
+            logits[attn] = model(ids).logits[0, -64:]
+    diff = (logits["sdpa"] - logits[local_attention.NAME]).abs().max().item()
+    assert diff < 1e-2
