@@ -6,7 +6,9 @@ import asyncio
 import re
 from collections.abc import Callable
 
+from rlm_bench.models import BACKENDS
 from rlm_bench.models.base import Completion
+from rlm_bench.models.embedded import EmbeddedModel
 from rlm_bench.tokens import Tokenizer
 
 Reply = Callable[[str], str]
@@ -64,3 +66,9 @@ class ScriptedModel:
 
     def describe(self) -> dict[str, object]:
         return {"backend": "scripted", "name": self.name}
+
+
+@BACKENDS.register("scripted")
+def scripted_backend(arg: str) -> ScriptedModel:
+    """`--model scripted`: the oracle double behind the real CLI, with the real tokenizer."""
+    return ScriptedModel(EmbeddedModel().tokenizer)

@@ -114,3 +114,29 @@ def test_length_and_solver_parsing():
     assert spec.label == "recursive_depth3_fanout2"
     with pytest.raises(UserError, match="not key=value"):
         parse_solver("recursive:depth", "--solvers")
+
+
+def test_run_plot_and_resume_through_the_cli(capsys, tmp_path):
+    import tests.doubles  # noqa: F401  (registers the `scripted` backend)
+
+    out = tmp_path / "run"
+    argv = ["run", "--suite", "smoke", "--model", "scripted", "--out", str(out), "--no-progress"]
+    code, stdout, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    assert "accuracy" in stdout and "recursive_d2" in stdout and f"run folder: {out}" in stdout
+    png = out / "figures" / "accuracy_vs_length.png"
+    assert png.stat().st_size > 20_000
+    png.unlink()
+    code, stdout, _ = run_cli(capsys, "plot", str(out))
+    assert code == 0 and png.exists() and str(png) in stdout
+    lines = (out / "samples.jsonl").read_text()
+    code, _, _ = run_cli(capsys, "run", "--resume", str(out), "--no-progress")
+    assert code == 0 and (out / "samples.jsonl").read_text() == lines  # nothing left to repeat
+    expect_usage_error(capsys, *argv, says="already holds a run")
+
+
+def test_a_suite_survives_the_round_trip_through_run_json():
+    from rlm_bench.suites import suite_from_dict
+
+    suite = load_suite("context_rot")
+    assert suite_from_dict(suite.to_dict(), "run.json") == suite

@@ -38,7 +38,10 @@ class Suite:
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The suite as a suite file would say it, so `suite_from_dict` reads it back."""
+        data = asdict(self)
+        data["solvers"] = [{"label": s.label, "solver": s.solver, **s.params} for s in self.solvers]
+        return data
 
 
 def builtin_suites() -> list[str]:
