@@ -102,9 +102,9 @@ async def run_cells(
     concurrency: int,
     progress: bool,
 ) -> None:
-    bar = tqdm(
-        total=len(cells), desc="samples", unit="sample", disable=not progress, dynamic_ncols=True
-    )
+    # smoothing=0: the ETA uses the mean rate so far, since cell costs cycle with the length.
+    bar = tqdm(total=len(cells), desc="samples", unit="sample", disable=not progress,
+               dynamic_ncols=True, smoothing=0)  # fmt: skip
     semaphore = asyncio.Semaphore(concurrency)
 
     async def one(cell: Cell) -> None:
