@@ -21,6 +21,8 @@ from rlm_bench.reporting.figures import accuracy_vs_length
 from rlm_bench.suites import Suite, builtin_suites, load_suite, parse_length, parse_solver
 
 EXIT_USAGE = 2
+RESUME_FIXED = ("suite", "model", "tasks", "lengths", "samples", "solvers", "seed", "out")
+"""What a resumed run takes from its run.json and must not be told again."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -39,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
 
     run = sub.add_parser("run", help="run a suite (tasks x lengths x samples x solvers)")
-    run.add_argument("--suite", default="context_rot", help="built-in name or YAML path")
+    run.add_argument("--suite", help="built-in name or YAML path (default context_rot)")
     run.add_argument("--model", help="embedded (default), gguf:<path> or a path to a .gguf file")
     run.add_argument("--tasks", type=_csv, help="comma-separated task names")
     run.add_argument("--lengths", type=_csv, help="comma-separated lengths, e.g. 512,1k,2k")
@@ -103,13 +105,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rlm_bench.tasks import TASKS
 
     if args.resume:
+        fixed = [name for name in RESUME_FIXED if getattr(args, name) is not None]
+        if fixed:
+            raise UserError(
+                f"--resume takes the suite from {args.resume / 'run.json'}; drop --{fixed[0]}"
+            )
         info = RunStore(args.resume).read_run_info()
         suite = suite_from_dict(info["suite"], str(args.resume / "run.json"))
         if args.concurrency:
             suite = dataclasses.replace(suite, concurrency=args.concurrency)
         folder = args.resume
     else:
-        suite = apply_overrides(load_suite(args.suite), args)
+        suite = apply_overrides(load_suite(args.suite or "context_rot"), args)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = args.out or Path("results") / f"{suite.name}-{stamp}"
     for task in suite.tasks:

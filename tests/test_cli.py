@@ -47,6 +47,7 @@ GOOD = "tasks: [niah_single]\nlengths: [512]\nsolvers: [direct]\n"
         (["run", "--suite", "smoke", "--model", "warp:drive"], "unknown model backend 'warp'"),
         (["run", "--samples", "many"], "invalid int value: 'many'"),
         (["run", "--resume", "/no/such/run"], "is not a run folder"),
+        (["run", "--resume", "/tmp", "--lengths", "512"], "drop --lengths"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["tasks", "sample", "--task", "nope", "--length", "512"], "unknown task 'nope'"),
         (["plot", "/no/such/run"], "is not a run folder"),
