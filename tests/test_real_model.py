@@ -32,7 +32,8 @@ def test_smoke_suite_on_the_real_model(tmp_path):
     found = [r for r in rows if r["task"] == "niah_single" and r["solver"] == "direct"]
     assert sum(r["score"] for r in found) >= 3  # a single needle at 512-1K tokens is easy
     deep = [r for r in rows if r["solver"] == "recursive_d2" and r["length"] == 1024]
-    assert all(r["calls"] == 16 for r in deep)
+    # 1K / 4 / 4 is right at min_chunk_tokens (64): parts cut a little short stay leaves
+    assert all(4 < r["calls"] <= 16 for r in deep)
     info = json.loads((out / "run.json").read_text())
     assert info["model"]["backend"] == "embedded" and info["model"]["context_window"] == 32768
     summary = json.loads((out / "summary.json").read_text())["rows"]
