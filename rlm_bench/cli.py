@@ -18,10 +18,20 @@ from rlm_bench.evaluation.metrics import summarize
 from rlm_bench.evaluation.store import RunStore
 from rlm_bench.evaluation.table import format_table
 from rlm_bench.reporting.figures import accuracy_vs_length
-from rlm_bench.suites import Suite, builtin_suites, load_suite, parse_length, parse_solver
+from rlm_bench.suites import (
+    Suite,
+    builtin_suites,
+    load_suite,
+    parse_depths,
+    parse_length,
+    parse_solver,
+    parse_task,
+)
 
 EXIT_USAGE = 2
-RESUME_FIXED = ("suite", "model", "tasks", "lengths", "samples", "solvers", "seed", "out")
+RESUME_FIXED = (
+    "suite", "model", "tasks", "depths", "lengths", "samples", "solvers", "seed", "out",
+)  # fmt: skip
 """What a resumed run takes from its run.json and must not be told again."""
 
 
@@ -43,7 +53,16 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a suite (tasks x lengths x samples x solvers)")
     run.add_argument("--suite", help="built-in name or YAML path (default context_rot)")
     run.add_argument("--model", help="embedded (default), gguf:<path> or a path to a .gguf file")
-    run.add_argument("--tasks", type=_csv, help="comma-separated task names")
+    run.add_argument(
+        "--tasks",
+        type=_csv,
+        help="comma-separated task names or specs, e.g. niah_single:haystack=noise,common_words",
+    )
+    run.add_argument(
+        "--depths",
+        type=_csv,
+        help="needle depths cycled over the samples, e.g. 0,0.25,0.5,0.75,1",
+    )
     run.add_argument("--lengths", type=_csv, help="comma-separated lengths, e.g. 512,1k,2k")
     run.add_argument("--samples", type=int, help="samples per (task, length)")
     run.add_argument(
@@ -57,20 +76,34 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, metavar="DIR", help="finish the run in DIR")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    sub.add_parser("list", help="list suites, tasks, solvers and model backends")
+    listing = sub.add_parser("list", help="list suites, tasks, solvers and model backends")
+    listing.add_argument(
+        "kind", nargs="?", choices=("suites", "tasks", "solvers", "models"),
+        help="one kind, described one per line (default: every kind, by name)",
+    )  # fmt: skip
 
     tasks = sub.add_parser("tasks", help="inspect task generators")
     tasks_sub = tasks.add_subparsers(
         dest="tasks_command", required=True, parser_class=OneLineParser
     )
     sample = tasks_sub.add_parser("sample", help="print one generated sample")
-    sample.add_argument("--task", required=True)
+    sample.add_argument(
+        "--task", required=True, help="a task name or spec, e.g. niah_single:value_kind=uuid"
+    )
     sample.add_argument("--length", required=True)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--index", type=int, default=0)
     sample.add_argument("--model", default="embedded", help="whose tokenizer measures length")
     sample.add_argument("--full", action="store_true", help="print the whole context")
     sample.add_argument("--json", action="store_true", help="machine-readable output")
+
+    export = tasks_sub.add_parser(
+        "export", help="write a suite's samples as a Hugging Face dataset and JSONL"
+    )
+    export.add_argument("--suite", required=True, help="built-in name or YAML path")
+    export.add_argument("--out", required=True, type=Path, help="folder to write")
+    export.add_argument("--model", help="whose tokenizer measures length (default: the suite's)")
+    export.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     plot = sub.add_parser("plot", help="redraw a run folder's figures")
     plot.add_argument("run_dir", type=Path)
@@ -80,7 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
 def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
     changes: dict[str, object] = {}
     if args.tasks:
-        changes["tasks"] = args.tasks
+        changes["tasks"] = [parse_task(t, "--tasks") for t in args.tasks]
+    if args.depths:
+        changes["depths"] = parse_depths(args.depths, "--depths")
     if args.lengths:
         changes["lengths"] = sorted({parse_length(v, "--lengths") for v in args.lengths})
     if args.solvers:
@@ -98,11 +133,10 @@ def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rlm_bench.evaluation.runner import run_suite
+    from rlm_bench.evaluation.runner import make_tasks, run_suite
     from rlm_bench.models import load_model
     from rlm_bench.solvers import make_solver
     from rlm_bench.suites import suite_from_dict
-    from rlm_bench.tasks import TASKS
 
     if args.resume:
         fixed = [name for name in RESUME_FIXED if getattr(args, name) is not None]
@@ -119,8 +153,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite = apply_overrides(load_suite(args.suite or "context_rot"), args)
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         folder = args.out or Path("results") / f"{suite.name}-{stamp}"
-    for task in suite.tasks:
-        TASKS.get(task)
+    make_tasks(suite, None)
     for spec in suite.solvers:
         make_solver(spec.solver, spec.params)
     model = load_model(suite.model)
@@ -141,18 +174,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def describe_tasks() -> list[str]:
+    """One line per task: name, what it asks, how it is scored, the options it takes."""
+    from rlm_bench.tasks import TASKS
+
+    lines = []
+    for name in TASKS.names():
+        cls = TASKS.get(name)
+        options = [f.name for f in dataclasses.fields(cls.Options)]
+        lines.append(
+            f"{name:26} {getattr(cls, 'description', '')}. Scored by {getattr(cls, 'scorer', '?')}."
+            + (f" Options: {', '.join(options)}." if options else "")
+        )
+    return lines
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from rlm_bench.models import BACKENDS
     from rlm_bench.solvers import SOLVERS
     from rlm_bench.tasks import TASKS
 
-    for title, names in (
-        ("suites", builtin_suites()),
-        ("tasks", TASKS.names()),
-        ("solvers", SOLVERS.names()),
-        ("models", BACKENDS.names()),
-    ):
-        print(f"{title}: {', '.join(names)}")
+    if args.kind == "tasks":
+        print("\n".join(describe_tasks()))
+        return 0
+    kinds = {
+        "suites": builtin_suites,
+        "tasks": TASKS.names,
+        "solvers": SOLVERS.names,
+        "models": BACKENDS.names,
+    }
+    for title, names in kinds.items():
+        if args.kind in (None, title):
+            print(f"{title}: {', '.join(names())}")
     return 0
 
 
@@ -161,9 +214,12 @@ def cmd_tasks_sample(args: argparse.Namespace) -> int:
     from rlm_bench.tasks import TASKS
 
     length = parse_length(args.length, "--length")
-    task_cls = TASKS.get(args.task)
+    spec = parse_task(args.task, "--task")
+    task_cls = TASKS.get(spec.task)
+    task_cls(None, label=spec.label, **spec.params)  # bad options fail before the model loads
     model = load_model(args.model)
-    sample = task_cls(model.tokenizer).sample(length, args.seed, args.index)
+    task = task_cls(model.tokenizer, label=spec.label, **spec.params)
+    sample = task.sample(length, args.seed, args.index)
     data = sample.to_dict()
     if args.json:
         print(json.dumps(data))
@@ -172,12 +228,29 @@ def cmd_tasks_sample(args: argparse.Namespace) -> int:
     if not args.full and len(context) > 600:
         context = f"{context[:300]}\n[... {len(context) - 600} characters ...]\n{context[-300:]}"
     for key, value in data.items():
-        if key in ("context", "metadata", "examples"):
+        if key in ("context", "metadata", "query", "decomposition"):
             continue
         print(f"{key}: {value}")
+    print(f"question: {sample.query.question}")
+    print(f"answer_prefix: {sample.query.answer_prefix}")
+    if sample.decomposition.part:
+        print(f"part question: {sample.decomposition.part.question}")
     small_meta = {k: v for k, v in sample.metadata.items() if not isinstance(v, list)}
     print(f"metadata: {json.dumps(small_meta)}")
     print(f"context:\n{context}")
+    return 0
+
+
+def cmd_tasks_export(args: argparse.Namespace) -> int:
+    from rlm_bench.evaluation.export import export_suite
+    from rlm_bench.evaluation.runner import make_tasks
+    from rlm_bench.models import load_model
+
+    suite = load_suite(args.suite)
+    make_tasks(suite, None)
+    model = load_model(args.model or suite.model)
+    folder = export_suite(suite, model.tokenizer, args.out, progress=not args.no_progress)
+    print(f"wrote {folder} (datasets.load_from_disk) and {args.out / 'jsonl'}")
     return 0
 
 
@@ -201,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return cmd_list(args)
         if args.command == "tasks":
+            if args.tasks_command == "export":
+                return cmd_tasks_export(args)
             return cmd_tasks_sample(args)
         return cmd_plot(args)
     except UserError as exc:

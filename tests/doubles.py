@@ -9,6 +9,8 @@ from collections.abc import Callable
 from rlm_bench.models import BACKENDS
 from rlm_bench.models.base import Completion
 from rlm_bench.models.embedded import EmbeddedModel
+from rlm_bench.tasks.base import Sample, Task
+from rlm_bench.tasks.combining import finish
 from rlm_bench.tokens import Tokenizer
 
 Reply = Callable[[str], str]
@@ -31,6 +33,22 @@ def oracle_reply(prompt: str) -> str:
     if cat := re.search(r"category (\S+?)\?", question):
         return f" {len(re.findall(rf'category: {re.escape(cat.group(1))}$', text, re.M))}."
     return " none."
+
+
+def gold_reader(task: Task, sample: Sample) -> Reply:
+    """A perfect reader of one sample: answers each prompt with the task's gold answer for the
+    span of the context the prompt holds, for the question the prompt asks."""
+
+    def reply(prompt: str) -> str:
+        text = last_text(prompt)
+        start = sample.context.find(text)
+        assert start >= 0, "the prompt holds a span of the sample's context"
+        gold = task.gold_for_span(sample, start, start + len(text))
+        if f"Question: {sample.query.question}" in prompt and sample.decomposition.part:
+            gold = finish(gold, sample.decomposition, sample.part_query)
+        return f" {gold}."
+
+    return reply
 
 
 class ScriptedModel:

@@ -8,7 +8,7 @@ import pytest
 
 from rlm_bench.cli import main
 from rlm_bench.errors import UserError
-from rlm_bench.suites import load_suite, parse_length, parse_solver
+from rlm_bench.suites import load_suite, parse_length, parse_solver, parse_task
 
 
 def run_cli(capsys, *argv):
@@ -50,6 +50,17 @@ GOOD = "tasks: [niah_single]\nlengths: [512]\nsolvers: [direct]\n"
         (["run", "--resume", "/tmp", "--lengths", "512"], "drop --lengths"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["tasks", "sample", "--task", "nope", "--length", "512"], "unknown task 'nope'"),
+        (
+            ["tasks", "sample", "--task", "niah_single:colour=red", "--length", "512"],
+            "task niah_single: unknown option 'colour'",
+        ),
+        (["run", "--suite", "smoke", "--tasks", "niah_multikey:keys=1"], "'keys' must be 2..50"),
+        (["run", "--suite", "smoke", "--depths", "0,2"], "--depths: expected fractions"),
+        (
+            ["run", "--suite", "smoke", "--tasks", "niah_single:haystack=files:/no/such/dir"],
+            "/no/such/dir",
+        ),
+        (["tasks", "export", "--suite", "nope", "--out", "/tmp/x"], "unknown suite 'nope'"),
         (["plot", "/no/such/run"], "is not a run folder"),
     ],
 )
@@ -68,6 +79,9 @@ def test_bad_input_is_one_line_and_exit_2(capsys, argv, says):
         ("- just\n- a list\n", "expected a mapping"),
         (GOOD + "solvers: [direct, direct]\n", "two solvers share a label"),
         (GOOD.replace("[direct]", "[{depth: 2}]"), "needs a 'solver' name"),
+        (GOOD + "depths: [0.5, 7]\n", "field 'depths': expected fractions from 0 to 1"),
+        (GOOD.replace("[niah_single]", "[{haystack: noise}]"), "needs a 'task' name"),
+        (GOOD.replace("[niah_single]", "[niah_single, niah_single]"), "two tasks share a label"),
     ],
 )
 def test_bad_suite_file_names_the_field(capsys, tmp_path, text, says):
@@ -78,9 +92,52 @@ def test_bad_suite_file_names_the_field(capsys, tmp_path, text, says):
 def test_list_names_everything(capsys):
     code, out, _ = run_cli(capsys, "list")
     assert code == 0
-    assert "suites: context_rot, smoke" in out
+    assert "suites: context_rot, full, smoke" in out
     assert "niah_single" in out and "aggregation_count" in out
     assert "solvers: direct, recursive" in out and "embedded" in out
+
+
+def test_list_tasks_describes_each_with_its_scorer(capsys):
+    from rlm_bench.tasks import TASKS
+
+    code, out, _ = run_cli(capsys, "list", "tasks")
+    lines = out.strip().split("\n")
+    assert code == 0 and len(lines) == len(TASKS.names())
+    for name, line in zip(TASKS.names(), lines, strict=True):
+        assert line.startswith(name) and "Scored by" in line
+    assert any("Options: haystack, structure, value_kind, depths" in line for line in lines)
+
+
+def test_tasks_sample_takes_a_spec_with_options(capsys):
+    code, out, _ = run_cli(capsys, "tasks", "sample", "--task",
+                           "niah_single:value_kind=uuid:haystack=noise", "--length", "1k",
+                           "--json")  # fmt: skip
+    data = json.loads(out)
+    assert code == 0 and data["task"] == "niah_single_value_kinduuid_haystacknoise"
+    assert len(data["answer"]) == 36 and "The grass is green." in data["context"]
+
+
+def test_tasks_export_writes_a_dataset_and_jsonl(capsys, tmp_path):
+    from datasets import load_from_disk
+
+    suite = write(tmp_path, "tasks: [niah_multivalue, {label: count, task: aggregation_count}]\n"
+                  "lengths: [512, 1k]\nsamples: 2\nsolvers: [direct]\n")  # fmt: skip
+    code, out, err = run_cli(capsys, "tasks", "export", "--suite", suite, "--out",
+                             str(tmp_path / "export"), "--no-progress")  # fmt: skip
+    assert code == 0, err
+    dataset = load_from_disk(str(tmp_path / "export" / "dataset"))
+    assert sorted(dataset) == ["count", "niah_multivalue"]
+    assert len(dataset["count"]) == 4 and dataset["count"][0]["sample_id"] == "count/L512/s0/i0"
+    jsonl = (tmp_path / "export" / "jsonl" / "niah_multivalue.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in jsonl] == list(dataset["niah_multivalue"])
+    from rlm_bench.models.embedded import EmbeddedModel
+    from rlm_bench.tasks import get_task
+
+    again = get_task("aggregation_count", EmbeddedModel().tokenizer, label="count").sample(
+        1024, 0, 1
+    )
+    assert dataset["count"][3]["context"] == again.context
+    assert dataset["count"][3]["answer"] == again.answer
 
 
 def test_tasks_sample_json_has_the_real_length(capsys):
@@ -108,6 +165,26 @@ def test_builtin_suites_load_and_context_rot_doubles_to_8k():
     assert load_suite("smoke").lengths == [512, 1024]
 
 
+def test_task_specs_and_depths_reach_the_samples(capsys, tmp_path):
+    import tests.doubles  # noqa: F401  (registers the `scripted` backend)
+
+    out = tmp_path / "run"
+    code, _, err = run_cli(capsys, "run", "--suite", "smoke", "--model", "scripted", "--out",
+                           str(out), "--no-progress", "--tasks",
+                           "niah_single:haystack=noise,aggregation_count", "--depths", "1",
+                           "--solvers", "direct", "--lengths", "512", "--samples", "2")  # fmt: skip
+    assert code == 0, err
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    needle_rows = [r for r in rows if r["task"] == "niah_single_haystacknoise"]
+    assert len(needle_rows) == 2 and {r["metadata"]["depth"] for r in needle_rows} == {1.0}
+    assert {r["metadata"]["haystack"] for r in needle_rows} == {"noise"}
+    assert all(r["score"] == 1.0 for r in rows)
+    info = json.loads((out / "run.json").read_text())
+    assert info["suite"]["depths"] == [1.0]
+    assert info["suite"]["tasks"][0] == {"label": "niah_single_haystacknoise",
+                                         "task": "niah_single", "haystack": "noise"}  # fmt: skip
+
+
 def test_length_and_solver_parsing():
     assert [parse_length(v) for v in ("512", "2k", "1K", "1m")] == [512, 2048, 1024, 1048576]
     spec = parse_solver("recursive:depth=3:fanout=2", "--solvers")
@@ -115,6 +192,9 @@ def test_length_and_solver_parsing():
     assert spec.label == "recursive_depth3_fanout2"
     with pytest.raises(UserError, match="not key=value"):
         parse_solver("recursive:depth", "--solvers")
+    task = parse_task("niah_single:haystack=files:/data/docs:depths=[0, 1]", "--tasks")
+    assert task.task == "niah_single"
+    assert task.params == {"haystack": "files:/data/docs", "depths": [0, 1]}
 
 
 def test_run_plot_and_resume_through_the_cli(capsys, tmp_path):
@@ -139,5 +219,6 @@ def test_run_plot_and_resume_through_the_cli(capsys, tmp_path):
 def test_a_suite_survives_the_round_trip_through_run_json():
     from rlm_bench.suites import suite_from_dict
 
-    suite = load_suite("context_rot")
-    assert suite_from_dict(suite.to_dict(), "run.json") == suite
+    for name in ("context_rot", "full", "smoke"):
+        suite = load_suite(name)
+        assert suite_from_dict(suite.to_dict(), "run.json") == suite

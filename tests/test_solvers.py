@@ -9,10 +9,9 @@ import pytest
 from rlm_bench.errors import UserError
 from rlm_bench.solvers import make_solver
 from rlm_bench.solvers.direct import truncate_middle
-from rlm_bench.solvers.recursive import combine
 from rlm_bench.solvers.splitting import split_span
-from rlm_bench.tasks import get_task
-from tests.doubles import ScriptedModel
+from rlm_bench.tasks import TASKS, get_task
+from tests.doubles import ScriptedModel, gold_reader
 
 
 def solve(solver, sample, model):
@@ -64,7 +63,8 @@ def test_recursive_leaves_see_only_their_span(niah_sample, tokenizer):
     found = [n for n in leaves if n.answer == niah_sample.answer]
     assert len(found) == 1  # the needle lives in exactly one leaf
     start, end = found[0].span
-    assert start <= niah_sample.metadata["needle_start"] < niah_sample.metadata["needle_end"] <= end
+    (needle,) = niah_sample.metadata["needles"]
+    assert start <= needle["start"] < needle["end"] <= end
 
 
 def test_recursive_sums_counts_up_the_tree(count_sample, tokenizer):
@@ -94,13 +94,6 @@ def test_min_chunk_tokens_stops_splitting(niah_sample, tokenizer):
 def test_chunk_tokens_sets_the_fanout(niah_sample):
     solver = make_solver("recursive", {"depth": 2, "chunk_tokens": 256})
     assert solver.fanout_for(niah_sample) == 4  # 16 leaves of ~256 tokens at depth 2
-
-
-def test_combine_rules():
-    assert combine(["none", None, "1234567", "none"], "find") == "1234567"
-    assert combine(["none", None], "find") == "none"
-    assert combine(["7654321", "1234567", "1234567"], "find") == "1234567"
-    assert combine(["2", None, "3", "x"], "sum") == "5"
 
 
 def test_bad_solver_parameters_are_user_errors():
@@ -141,3 +134,41 @@ def test_direct_truncates_the_middle_to_fit_the_window(niah_sample, tokenizer):
 
 def test_truncate_middle_keeps_short_text(tokenizer):
     assert truncate_middle("a short text", 100, tokenizer) == ("a short text", 0)
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_recursion_with_a_perfect_reader_recovers_every_exact_answer(tokenizer, name):
+    task = get_task(name, tokenizer)
+    sample = task.sample(4096, seed=1, index=3)
+    model = ScriptedModel(tokenizer, reply=gold_reader(task, sample))
+    result = solve(make_solver("recursive", {"depth": 2, "fanout": 3}), sample, model)
+    leaves = [n for n in result.trace.nodes if n.kind == "call"]
+    assert len(leaves) == 9
+    part_question = f"Question: {sample.part_query.question}"
+    assert all(part_question in prompt for prompt in model.prompts)
+    if task.exact_decomposition:
+        assert result.prediction == sample.answer
+        assert task.score(result.prediction, sample) == 1.0
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_direct_with_a_perfect_reader_is_right(tokenizer, name):
+    task = get_task(name, tokenizer)
+    sample = task.sample(2048, seed=1, index=0)
+    model = ScriptedModel(tokenizer, reply=gold_reader(task, sample))
+    result = solve(make_solver("direct", {}), sample, model)
+    assert f"Question: {sample.query.question}" in model.prompts[0]
+    assert task.score(result.prediction, sample) == 1.0
+
+
+def test_split_span_never_cuts_inside_a_line_it_cannot_avoid():
+    text = "id 1 | user: ana | category: food\nid 2 | user: bo | category: travel"
+    assert split_span(text, 0, 20, 4) == [(0, 20)]  # no boundary inside: no cut
+    assert split_span(text, 0, len(text), 4) == [(0, 34), (34, len(text))]
+
+
+def test_split_span_cuts_a_long_text_without_boundaries_between_words():
+    text = " ".join(["word"] * 5000)
+    spans = split_span(text, 0, len(text), 4)
+    assert len(spans) == 4
+    assert all(text[s - 1] == " " for s, _ in spans[1:])

@@ -1,4 +1,4 @@
-"""A suite expanded into cells: one (task, length, sample index, solver) each."""
+"""A suite expanded into cells: one (task label, length, sample index, solver label) each."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class Cell:
 def expand(suite: Suite) -> list[Cell]:
     """Sample index outermost: a run stopped early still has every curve, with fewer samples."""
     return [
-        Cell(task, length, index, spec.label)
+        Cell(task.label, length, index, spec.label)
         for index in range(suite.samples)
         for length in suite.lengths
         for task in suite.tasks

@@ -21,7 +21,22 @@ from rlm_bench.evaluation.store import RunStore
 from rlm_bench.models.base import Model
 from rlm_bench.solvers import Result, Solver, make_solver
 from rlm_bench.suites import Suite
-from rlm_bench.tasks import Sample, Task, get_task
+from rlm_bench.tasks import TASKS, Sample, Task
+from rlm_bench.tokens import Tokenizer
+
+
+def make_tasks(suite: Suite, tokenizer: Tokenizer | None) -> dict[str, Task]:
+    """The suite's tasks by label, with the suite's needle `depths` given to every task that
+    places needles (unless its own options set them). Without a tokenizer the tasks are built
+    only to check their options, before a model loads."""
+    tasks = {}
+    for spec in suite.tasks:
+        task_cls = TASKS.get(spec.task)
+        params = dict(spec.params)
+        if suite.depths is not None and "depths" not in params and task_cls.accepts("depths"):
+            params["depths"] = suite.depths
+        tasks[spec.label] = task_cls(tokenizer, label=spec.label, **params)
+    return tasks
 
 
 class SampleBank:
@@ -128,7 +143,7 @@ def run_suite(
 ) -> list[dict[str, Any]]:
     """Run (or finish) `suite` into `folder` and return the summary rows."""
     store = RunStore(folder)
-    tasks = {name: get_task(name, model.tokenizer) for name in suite.tasks}
+    tasks = make_tasks(suite, model.tokenizer)
     solvers = {s.label: make_solver(s.solver, s.params) for s in suite.solvers}
     if resume:
         info = store.read_run_info()

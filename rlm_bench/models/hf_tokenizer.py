@@ -1,4 +1,9 @@
-"""A `Tokenizer` over a Hugging Face fast tokenizer, loaded from a local folder."""
+"""A `Tokenizer` over a Hugging Face fast tokenizer, loaded from a local folder.
+
+Counting goes straight to the Rust `tokenizers` backend: the transformers wrapper converts every
+encoding into Python objects, which made up three quarters of the time to count the units of a
+1M-token haystack. Both give the same ids.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ class HFTokenizer:
 
         self.name = name
         self.hf = AutoTokenizer.from_pretrained(str(folder))
+        self._backend = self.hf.backend_tokenizer
 
     def encode(self, text: str) -> list[int]:
-        return self.hf(text, add_special_tokens=False)["input_ids"]
+        return self._backend.encode(text, add_special_tokens=False).ids
 
     def decode(self, ids: list[int]) -> str:
         return self.hf.decode(ids, skip_special_tokens=True)
@@ -24,4 +30,5 @@ class HFTokenizer:
     def count_many(self, texts: list[str]) -> list[int]:
         if not texts:
             return []
-        return [len(ids) for ids in self.hf(texts, add_special_tokens=False)["input_ids"]]
+        encodings = self._backend.encode_batch_fast(texts, add_special_tokens=False)
+        return [len(e.ids) for e in encodings]

@@ -9,13 +9,7 @@ from __future__ import annotations
 from rlm_bench.models.base import Model
 from rlm_bench.solvers import SOLVERS
 from rlm_bench.solvers.base import Result, Trace
-from rlm_bench.solvers.prompts import (
-    ANSWER_MAX_TOKENS,
-    ANSWER_STOP,
-    build_prompt,
-    parse_answer,
-    prompt_overhead,
-)
+from rlm_bench.solvers.prompts import ANSWER_STOP, build_prompt, parse_answer, prompt_overhead
 from rlm_bench.tasks.base import Sample
 from rlm_bench.tokens import Tokenizer
 
@@ -38,16 +32,16 @@ class Direct:
     name = "direct"
 
     async def solve(self, sample: Sample, model: Model) -> Result:
-        tok = model.tokenizer
+        tok, query = model.tokenizer, sample.query
         # +1 for the <bos> a local model adds; a small margin for tokens merging at the seams.
-        budget = model.context_window - tok.count(prompt_overhead(sample)) - ANSWER_MAX_TOKENS - 8
+        budget = model.context_window - tok.count(prompt_overhead(query)) - query.max_tokens - 8
         context, dropped = sample.context, 0
         if sample.actual_length > budget:
             context, dropped = truncate_middle(sample.context, budget, tok)
         completion = await model.complete(
-            build_prompt(sample, context), max_tokens=ANSWER_MAX_TOKENS, stop=ANSWER_STOP
+            build_prompt(query, context), max_tokens=query.max_tokens, stop=ANSWER_STOP
         )
-        answer = parse_answer(completion.text, sample)
+        answer = parse_answer(completion.text, query)
         trace = Trace()
         span = (0, len(sample.context)) if not dropped else None
         trace.record_call(completion, parent=None, depth=0, span=span, answer=answer)

@@ -8,30 +8,29 @@ from __future__ import annotations
 
 import re
 
-from rlm_bench.tasks.base import NONE_ANSWER, Sample
+from rlm_bench.tasks.base import NONE_ANSWER, Query
 
 ANSWER_STOP = ("\n",)
-ANSWER_MAX_TOKENS = 12
 
 
-def _block(context: str, sample: Sample, answer: str | None) -> str:
+def _block(context: str, query: Query, answer: str | None) -> str:
     tail = f" {answer}." if answer is not None else ""
-    return f"Text:\n{context}\n\nQuestion: {sample.question}\nAnswer: {sample.answer_prefix}{tail}"
+    return f"Text:\n{context}\n\nQuestion: {query.question}\nAnswer: {query.answer_prefix}{tail}"
 
 
-def build_prompt(sample: Sample, context: str) -> str:
-    shots = [_block(ex.context, sample, ex.answer) for ex in sample.examples]
-    return "\n\n".join([*shots, _block(context, sample, None)])
+def build_prompt(query: Query, context: str) -> str:
+    shots = [_block(ex.context, query, ex.answer) for ex in query.examples]
+    return "\n\n".join([*shots, _block(context, query, None)])
 
 
-def prompt_overhead(sample: Sample) -> str:
+def prompt_overhead(query: Query) -> str:
     """The prompt with an empty context: what every call costs on top of its text."""
-    return build_prompt(sample, "")
+    return build_prompt(query, "")
 
 
-def parse_answer(text: str, sample: Sample) -> str | None:
-    """The answer the model gave: a value of the task's shape, "none", or None (no answer)."""
-    match = re.search(sample.answer_pattern, text)
+def parse_answer(text: str, query: Query) -> str | None:
+    """The answer the model gave: a value of the query's shape, "none", or None (no answer)."""
+    match = re.search(query.answer_pattern, text)
     if match:
         return match.group(0)
     if NONE_ANSWER in text.lower():

@@ -2,35 +2,26 @@
 
 Depth d means d levels of splitting: depth 1 asks the model about `fanout` parts and combines
 their answers once; depth 2 splits each part again, and so on. A part smaller than
-`min_chunk_tokens` is not split further. Combining is a rule taken from the sample
-(`find`: keep the value found, "none" otherwise; `sum`: add the counts), so every error in the
-final answer comes from a model call at a leaf, and the trace shows which.
+`min_chunk_tokens` is not split further. Parts are asked the sample's part question and their
+answers combined by the sample's rule (`tasks/combining.py`: keep the value found, add counts,
+merge lists...), then finished into the whole question's answer at the root. For tasks whose
+rule is exact, every error in the final answer comes from a model call at a leaf, and the
+trace shows which.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections import Counter
 
 from rlm_bench.errors import UserError
 from rlm_bench.models.base import Model
 from rlm_bench.solvers import SOLVERS
 from rlm_bench.solvers.base import Result, Trace
-from rlm_bench.solvers.prompts import ANSWER_MAX_TOKENS, ANSWER_STOP, build_prompt, parse_answer
+from rlm_bench.solvers.prompts import ANSWER_STOP, build_prompt, parse_answer
 from rlm_bench.solvers.splitting import split_span
-from rlm_bench.tasks.base import NONE_ANSWER, Sample
-
-
-def combine(answers: list[str | None], aggregation: str) -> str:
-    if aggregation == "find":
-        found = [a for a in answers if a is not None and a != NONE_ANSWER]
-        # Several parts claiming a value means some part hallucinated; the most common claim
-        # wins, the earliest on a tie.
-        return Counter(found).most_common(1)[0][0] if found else NONE_ANSWER
-    if aggregation == "sum":
-        return str(sum(int(a) for a in answers if a is not None and a.lstrip("-").isdigit()))
-    raise ValueError(f"unknown aggregation {aggregation!r}")
+from rlm_bench.tasks.base import Sample
+from rlm_bench.tasks.combining import combine, finish
 
 
 @SOLVERS.register("recursive")
@@ -68,11 +59,12 @@ class Recursive:
         async def node(start: int, end: int, level: int, parent: int | None) -> str | None:
             part_tokens = (end - start) * tokens_per_char / fanout
             if level == self.depth or part_tokens < self.min_chunk_tokens:
-                prompt = build_prompt(sample, sample.context[start:end])
+                query = sample.query if level == 0 else sample.part_query
+                prompt = build_prompt(query, sample.context[start:end])
                 completion = await model.complete(
-                    prompt, max_tokens=ANSWER_MAX_TOKENS, stop=ANSWER_STOP
+                    prompt, max_tokens=query.max_tokens, stop=ANSWER_STOP
                 )
-                answer = parse_answer(completion.text, sample)
+                answer = parse_answer(completion.text, query)
                 trace.record_call(
                     completion, parent=parent, depth=level, span=(start, end), answer=answer
                 )
@@ -82,7 +74,9 @@ class Recursive:
             )
             spans = split_span(sample.context, start, end, fanout)
             answers = await asyncio.gather(*(node(s, e, level + 1, me.id) for s, e in spans))
-            me.answer = combine(list(answers), sample.aggregation)
+            me.answer = combine(list(answers), sample.decomposition, sample.part_query)
+            if level == 0:
+                return finish(me.answer, sample.decomposition, sample.part_query)
             return me.answer
 
         prediction = await node(0, len(sample.context), 0, None)

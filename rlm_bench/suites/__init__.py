@@ -26,20 +26,36 @@ class SolverSpec:
 
 
 @dataclass(frozen=True)
+class TaskSpec:
+    """A task by registered name, with its options and the label its samples are filed under."""
+
+    label: str
+    task: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
-    tasks: list[str]
+    tasks: list[TaskSpec]
     lengths: list[int]
     solvers: list[SolverSpec]
     samples: int = 4
     seed: int = 0
     model: str = "embedded"
     concurrency: int = 2
+    depths: list[float] | None = None
+    """Needle depths (fractions of the haystack) cycled over the samples of every needle task."""
     description: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The suite as a suite file would say it, so `suite_from_dict` reads it back."""
         data = asdict(self)
+        data["tasks"] = [
+            t.task if t.label == t.task and not t.params
+            else {"label": t.label, "task": t.task, **t.params}
+            for t in self.tasks
+        ]  # fmt: skip
         data["solvers"] = [{"label": s.label, "solver": s.solver, **s.params} for s in self.solvers]
         return data
 
@@ -60,27 +76,63 @@ def parse_length(value: Any, where: str = "length") -> int:
     return n
 
 
-def parse_solver(item: Any, where: str) -> SolverSpec:
-    """A solver entry: `direct`, `recursive:depth=2:fanout=4`, or a mapping
-    `{label: recursive_d2, solver: recursive, depth: 2}`."""
+def _parse_spec(item: Any, kind: str, where: str) -> tuple[str, str, dict[str, Any]]:
+    """`name`, `name:key=value:key=value`, or a mapping `{label: ..., <kind>: name, key: value}`
+    -> (label, name, params). A value may itself hold colons (`haystack=files:/my/docs`)."""
     if isinstance(item, str):
-        name, *pairs = item.split(":")
+        name, *pieces = item.split(":")
+        pairs: list[str] = []
+        for piece in pieces:
+            if "=" in piece or not pairs:
+                pairs.append(piece)
+            else:
+                pairs[-1] += ":" + piece
         params: dict[str, Any] = {}
         for pair in pairs:
             key, sep, raw = pair.partition("=")
             if not sep or not key:
                 raise UserError(f"{where}: {pair!r} in {item!r} is not key=value")
-            params[key] = yaml.safe_load(raw)
+            value = yaml.safe_load(raw)
+            params[key] = raw if isinstance(value, dict) else value
         label = name + "".join(f"_{k}{v}" for k, v in params.items())
-        return SolverSpec(label=label, solver=name, params=params)
+        return label, name, params
     if isinstance(item, dict):
         entry = dict(item)
-        solver = entry.pop("solver", None)
-        if not isinstance(solver, str):
-            raise UserError(f"{where}: a solver mapping needs a 'solver' name")
-        label = entry.pop("label", solver)
-        return SolverSpec(label=str(label), solver=solver, params=entry)
-    raise UserError(f"{where}: expected a solver name or mapping, got {item!r}")
+        name = entry.pop(kind, None)
+        if not isinstance(name, str):
+            raise UserError(f"{where}: a {kind} mapping needs a '{kind}' name")
+        return str(entry.pop("label", name)), name, entry
+    raise UserError(f"{where}: expected a {kind} name or mapping, got {item!r}")
+
+
+def parse_solver(item: Any, where: str) -> SolverSpec:
+    """A solver entry: `direct`, `recursive:depth=2:fanout=4`, or a mapping
+    `{label: recursive_d2, solver: recursive, depth: 2}`."""
+    label, name, params = _parse_spec(item, "solver", where)
+    return SolverSpec(label=label, solver=name, params=params)
+
+
+def parse_task(item: Any, where: str) -> TaskSpec:
+    """A task entry: `niah_single`, `niah_single:haystack=noise:value_kind=uuid`, or a mapping
+    `{label: niah_noise, task: niah_single, haystack: noise}`."""
+    label, name, params = _parse_spec(item, "task", where)
+    return TaskSpec(label=label, task=name, params=params)
+
+
+def parse_depths(values: Any, where: str) -> list[float]:
+    items = values if isinstance(values, list) else [values]
+    try:
+        depths = [float(v) for v in items]
+    except (TypeError, ValueError):
+        raise UserError(f"{where}: expected fractions from 0 to 1, got {values!r}") from None
+    if not depths or any(not 0.0 <= d <= 1.0 for d in depths):
+        raise UserError(f"{where}: expected fractions from 0 to 1, got {values!r}")
+    return depths
+
+
+def _unique_labels(labels: list[str], where: str, kind: str) -> None:
+    if len(set(labels)) != len(labels):
+        raise UserError(f"{where}: two {kind} share a label; give each a 'label'")
 
 
 def _expect(value: Any, kind: type, where: str) -> Any:
@@ -105,18 +157,16 @@ def suite_from_dict(data: Any, source: str) -> Suite:
     def where(name: str) -> str:
         return f"suite {source}: field {name!r}"
 
-    tasks = _expect(data["tasks"], list, where("tasks"))
-    for t in tasks:
-        _expect(t, str, where("tasks"))
+    tasks = [parse_task(t, where("tasks")) for t in _expect(data["tasks"], list, where("tasks"))]
+    _unique_labels([t.label for t in tasks], where("tasks"), "tasks")
     lengths = [
         parse_length(v, where("lengths")) for v in _expect(data["lengths"], list, where("lengths"))
     ]
     solvers = [
         parse_solver(s, where("solvers")) for s in _expect(data["solvers"], list, where("solvers"))
     ]
-    labels = [s.label for s in solvers]
-    if len(set(labels)) != len(labels):
-        raise UserError(f"{where('solvers')}: two solvers share a label; give each a 'label'")
+    _unique_labels([s.label for s in solvers], where("solvers"), "solvers")
+    depths = data.get("depths")
     suite = Suite(
         name=str(data.get("name", Path(source).stem)),
         tasks=tasks,
@@ -126,6 +176,7 @@ def suite_from_dict(data: Any, source: str) -> Suite:
         seed=_expect(data.get("seed", 0), int, where("seed")),
         model=_expect(data.get("model", "embedded"), str, where("model")),
         concurrency=_expect(data.get("concurrency", 2), int, where("concurrency")),
+        depths=None if depths is None else parse_depths(depths, where("depths")),
         description=str(data.get("description", "")),
     )
     if not tasks or not lengths or not solvers:

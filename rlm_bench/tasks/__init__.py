@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rlm_bench.registry import Registry
-from rlm_bench.tasks.base import Example, Sample, Task
+from rlm_bench.tasks.base import Example, Query, Sample, Task
 from rlm_bench.tokens import Tokenizer
 
 TASKS: Registry[type] = Registry("task", "rlm_bench.tasks")
 
 
-def get_task(name: str, tokenizer: Tokenizer) -> Task:
-    return TASKS.get(name)(tokenizer)
+def get_task(name: str, tokenizer: Tokenizer, label: str | None = None, **options: Any) -> Task:
+    return TASKS.get(name)(tokenizer, label=label, **options)
 
 
-from rlm_bench.tasks import aggregation, niah  # noqa: E402,F401  (registers the built-in tasks)
+from rlm_bench.tasks import (  # noqa: E402,F401  (registers the built-in tasks)
+    aggregation,
+    common_words,
+    context_rot_probes,
+    niah,
+    variable_tracking,
+)
 
-__all__ = ["TASKS", "Example", "Sample", "Task", "get_task"]
+__all__ = ["TASKS", "Example", "Query", "Sample", "Task", "get_task"]

@@ -49,6 +49,9 @@ class _CountedStream:
     def __init__(self, source: Iterator[str], tokenizer: Tokenizer) -> None:
         self._source = source
         self._tokenizer = tokenizer
+        self._known: dict[str, int] = {}
+        """Token counts by unit: word lists and noise sentences repeat a unit thousands of
+        times, and a lookup costs nothing next to counting it again."""
         self._pending: deque[tuple[str, int]] = deque()
         self._drawn_units = 0
         self._drawn_tokens = 0
@@ -75,7 +78,9 @@ class _CountedStream:
 
     def _draw(self, size: int) -> None:
         units = [next(self._source) for _ in range(size)]
-        counts = self._tokenizer.count_many(units)
+        new = list(dict.fromkeys(u for u in units if u not in self._known))
+        self._known.update(zip(new, self._tokenizer.count_many(new), strict=True))
+        counts = [self._known[u] for u in units]
         self._drawn_units += size
         self._drawn_tokens += sum(counts)
         self._pending.extend(zip(units, counts, strict=True))

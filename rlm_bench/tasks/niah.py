@@ -1,105 +1,145 @@
-"""`niah_single`: find one "special magic number" sentence hidden in filler prose (RULER style).
-
-The needle's depth cycles with the sample index over 0, 1/4, 1/2, 3/4 and 1 of the haystack, so
-any five consecutive samples cover every depth and depth-by-length heatmaps fill evenly.
+"""RULER's needle-in-a-haystack family: one needle, other keys, several values, several queries.
 
 No solved examples are shown: measured on Gemma 3 270M, a base model given an example needle
 copies the example's value into texts that hold no needle, while zero-shot it copies the real
-value when present and answers something that is not a 7-digit value when absent.
+value when present and answers something that is not a value when absent.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
-from itertools import accumulate
+from dataclasses import dataclass
+from typing import ClassVar
 
+from rlm_bench.errors import UserError
 from rlm_bench.tasks import TASKS
-from rlm_bench.tasks.base import NONE_ANSWER, Sample, make_sample_id
-from rlm_bench.tasks.filler import filler_units
-from rlm_bench.tasks.fitting import fit_units, join_units
-from rlm_bench.tasks.scoring import exact_match
-from rlm_bench.tasks.seeding import sample_rng
-from rlm_bench.tokens import Tokenizer
+from rlm_bench.tasks.base import Query
+from rlm_bench.tasks.needles import (
+    Needle,
+    NeedleOptions,
+    NeedlePlan,
+    NeedleTask,
+    ValueKind,
+    draw_keys,
+)
 
-KEY_COLORS = (
-    "amber", "azure", "crimson", "copper", "silver", "golden", "ivory", "jade", "scarlet",
-    "violet", "cobalt", "coral", "olive", "ochre", "indigo", "teal", "russet", "slate",
-    "saffron", "pearl",
-)  # fmt: skip
-KEY_ANIMALS = (
-    "falcon", "otter", "badger", "heron", "lynx", "marten", "osprey", "panther", "raven",
-    "salmon", "tortoise", "walrus", "weasel", "bison", "gecko", "ibis", "jackal", "koala",
-    "lemur", "pelican",
-)  # fmt: skip
-DEPTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
-VALUE_PATTERN = r"\d{7}"
+IN_TEXT = "mentioned in the provided text"
 
 
-def needle_sentence(key: str, value: str) -> str:
-    return f"The special magic number for {key} is {value}."
-
-
-def insert_at_depth(units: Sequence[str], unit: str, depth: float) -> list[str]:
-    """Put `unit` at the unit boundary nearest `depth` (a fraction of the characters), so the
-    needle never splits a sentence."""
-    bounds = [0, *accumulate(len(u) for u in units)]
-    wanted = depth * bounds[-1]
-    at = min(range(len(bounds)), key=lambda i: abs(bounds[i] - wanted))
-    return [*units[:at], unit, *units[at:]]
-
-
-def _seven_digits(rng: random.Random) -> str:
-    return str(rng.randint(1_000_000, 9_999_999))
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 @TASKS.register("niah_single")
-class NiahSingle:
+class NiahSingle(NeedleTask):
     name = "niah_single"
+    description = "find the one special magic value for a key hidden in filler text"
 
-    def __init__(self, tokenizer: Tokenizer) -> None:
-        self.tokenizer = tokenizer
-
-    def sample(self, length: int, seed: int, index: int) -> Sample:
-        rng = sample_rng(self.name, length, seed, index)
-        key = f"{rng.choice(KEY_COLORS)}-{rng.choice(KEY_ANIMALS)}"
-        value = _seven_digits(rng)
-        depth = DEPTHS[index % len(DEPTHS)]
-        needle = needle_sentence(key, value)
-        fitted = fit_units(
-            filler_units(rng),
-            length,
-            self.tokenizer,
-            reserved=self.tokenizer.count(" " + needle),
-            assemble=lambda units: join_units(insert_at_depth(units, " " + needle, depth)),
-        )
-        needle_start = fitted.text.index(needle)
-        return Sample(
-            sample_id=make_sample_id(self.name, length, seed, index),
-            task=self.name,
-            length=length,
-            seed=seed,
-            index=index,
-            context=fitted.text,
-            question=f"What is the special magic number for {key} mentioned in the provided text?",
-            answer_prefix=f"The special magic number for {key} mentioned in the provided text is",
-            answer=value,
-            answer_pattern=VALUE_PATTERN,
-            aggregation="find",
-            actual_length=fitted.tokens,
-            metadata={
-                "key": key,
-                "value": value,
-                "depth": depth,
-                "needle_start": needle_start,
-                "needle_end": needle_start + len(needle),
-                "haystack": "essay",
-            },
+    def single_query(self, key: str) -> Query:
+        kind = self.kind
+        return Query(
+            question=f"What is the special magic {kind.singular} for {key} {IN_TEXT}?",
+            answer_prefix=f"The special magic {kind.singular} for {key} {IN_TEXT} is",
+            answer_pattern=kind.pattern,
+            max_tokens=kind.answer_tokens + 3,
         )
 
-    def score(self, prediction: str | None, sample: Sample) -> float:
-        return exact_match(prediction, sample.answer, sample.answer_pattern)
+    def needle(self, key: str, value: str, depth: float, answers: bool = True) -> Needle:
+        text = f"The special magic {self.kind.singular} for {key} is {value}."
+        return Needle(text, value, depth, answers)
 
-    def gold_for_span(self, sample: Sample, start: int, end: int) -> str:
-        inside = start <= sample.metadata["needle_start"] and sample.metadata["needle_end"] <= end
-        return sample.answer if inside else NONE_ANSWER
+    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+        (key,) = draw_keys(rng, 1)
+        (value,) = self.kind.draw_distinct(rng, 1)
+        return NeedlePlan([self.needle(key, value, depth)], self.single_query(key), "find",
+                          {"key": key})  # fmt: skip
+
+
+@dataclass(frozen=True)
+class MultiKeyOptions(NeedleOptions):
+    keys: int = 4
+
+
+@TASKS.register("niah_multikey")
+class NiahMultiKey(NiahSingle):
+    name = "niah_multikey"
+    description = "find the value of one key among needles for several similar keys"
+    Options: ClassVar[type] = MultiKeyOptions
+
+    def validate(self) -> None:
+        super().validate()
+        if not 2 <= self.options.keys <= 50:
+            raise UserError(f"task {self.name}: option 'keys' must be 2..50")
+
+    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+        key, *others = draw_keys(rng, self.options.keys)
+        value, *other_values = self.kind.draw_distinct(rng, self.options.keys)
+        needles = [self.needle(key, value, depth)] + [
+            self.needle(k, v, rng.random(), answers=False)
+            for k, v in zip(others, other_values, strict=True)
+        ]
+        return NeedlePlan(needles, self.single_query(key), "find", {"key": key})
+
+
+def list_query(kind: ValueKind, question_keys: str, count: int) -> Query:
+    return Query(
+        question=f"What are all the special magic {kind.plural} for {question_keys} {IN_TEXT}?",
+        answer_prefix=f"The special magic {kind.plural} for {question_keys} {IN_TEXT} are",
+        answer_pattern=kind.list_pattern(),
+        item_pattern=kind.pattern,
+        max_tokens=kind.answer_tokens * count + 6,
+    )
+
+
+@dataclass(frozen=True)
+class MultiValueOptions(NeedleOptions):
+    values: int = 4
+
+
+@TASKS.register("niah_multivalue")
+class NiahMultiValue(NeedleTask):
+    name = "niah_multivalue"
+    description = "return every one of several values stored under one key"
+    scorer = "all of the values named"
+    Options: ClassVar[type] = MultiValueOptions
+
+    def validate(self) -> None:
+        super().validate()
+        if not 2 <= self.options.values <= 20:
+            raise UserError(f"task {self.name}: option 'values' must be 2..20")
+
+    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+        (key,) = draw_keys(rng, 1)
+        values = self.kind.draw_distinct(rng, self.options.values)
+        text = f"One of the special magic {self.kind.plural} for {key} is {{}}."
+        needles = [Needle(text.format(values[0]), values[0], depth, True)] + [
+            Needle(text.format(v), v, rng.random(), True) for v in values[1:]
+        ]
+        return NeedlePlan(needles, list_query(self.kind, key, len(values)), "union", {"key": key})
+
+
+@dataclass(frozen=True)
+class MultiQueryOptions(NeedleOptions):
+    queries: int = 4
+
+
+@TASKS.register("niah_multiquery")
+class NiahMultiQuery(NiahSingle):
+    name = "niah_multiquery"
+    description = "return the values of several keys asked at once"
+    scorer = "all of the values named"
+    Options: ClassVar[type] = MultiQueryOptions
+
+    def validate(self) -> None:
+        super().validate()
+        if not 2 <= self.options.queries <= 20:
+            raise UserError(f"task {self.name}: option 'queries' must be 2..20")
+
+    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+        keys = draw_keys(rng, self.options.queries)
+        values = self.kind.draw_distinct(rng, len(keys))
+        needles = [self.needle(keys[0], values[0], depth)] + [
+            self.needle(k, v, rng.random()) for k, v in zip(keys[1:], values[1:], strict=True)
+        ]
+        query = list_query(self.kind, _and_list(keys), len(keys))
+        return NeedlePlan(needles, query, "union", {"keys": ", ".join(keys)})

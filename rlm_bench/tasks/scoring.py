@@ -1,11 +1,13 @@
-"""Turning a model's free-text answer into credit."""
+"""Turning a model's free-text answer into credit. Each task picks one scorer; `list tasks`
+names it."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 
 PARTIAL_CREDIT_BASE = 0.75
-"""Each unit a count is off by keeps 75% of the credit: off by one is 0.75, off by ten ~0.06."""
+"""Each unit a number is off by keeps 75% of the credit: off by one is 0.75, off by ten ~0.06."""
 
 
 def extract(pattern: str, text: str | None) -> str | None:
@@ -21,7 +23,7 @@ def exact_match(prediction: str | None, gold: str, pattern: str) -> float:
 
 
 def partial_credit(prediction: str | None, gold: int, pattern: str) -> float:
-    """Credit that decays with the distance from the gold count, so a count that is nearly
+    """Credit that decays with the distance from the gold number, so a count that is nearly
     right is told apart from one that is far off."""
     found = extract(pattern, prediction)
     if found is None:
@@ -31,3 +33,39 @@ def partial_credit(prediction: str | None, gold: int, pattern: str) -> float:
     except ValueError:
         return 0.0
     return PARTIAL_CREDIT_BASE ** abs(value - gold)
+
+
+def found_items(
+    prediction: str | None, item_pattern: str, normalize: Callable[[str], str] = str
+) -> set[str]:
+    return {normalize(item) for item in re.findall(item_pattern, prediction or "")}
+
+
+def all_of(prediction: str | None, gold: Iterable[str], item_pattern: str) -> float:
+    """1 when every gold item is named (RULER's multi-value and variable-tracking scoring);
+    naming extra items is not penalized, as in RULER."""
+    return 1.0 if set(gold) <= found_items(prediction, item_pattern) else 0.0
+
+
+def recall(prediction: str | None, gold: Iterable[str], item_pattern: str) -> float:
+    """The fraction of gold items named (RULER's common-words scoring)."""
+    wanted = set(gold)
+    return len(wanted & found_items(prediction, item_pattern)) / len(wanted) if wanted else 1.0
+
+
+def f1(
+    prediction: str | None,
+    gold: Iterable[str],
+    item_pattern: str,
+    normalize: Callable[[str], str] = str,
+) -> float:
+    """F1 of the named set against the gold set; both empty is a perfect answer."""
+    wanted = {normalize(item) for item in gold}
+    named = found_items(prediction, item_pattern, normalize)
+    if not wanted and not named:
+        return 1.0
+    hits = len(wanted & named)
+    if not hits:
+        return 0.0
+    precision, recall_ = hits / len(named), hits / len(wanted)
+    return 2 * precision * recall_ / (precision + recall_)
