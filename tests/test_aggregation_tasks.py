@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rlm_bench.tasks import TASKS, get_task
-from rlm_bench.tasks.aggregation import untie
+from rlm_bench.tasks.aggregation_most_frequent import untie
 from rlm_bench.tasks.base import NONE_ANSWER, Sample, length_tolerance
 from rlm_bench.tasks.combining import combine, finish
 

@@ -9,6 +9,7 @@ import pytest
 from rlm_bench.cli import main
 from rlm_bench.errors import UserError
 from rlm_bench.suites import load_suite, parse_length, parse_solver, parse_task
+from rlm_bench.tasks import TASKS
 
 
 def run_cli(capsys, *argv):
@@ -54,7 +55,10 @@ GOOD = "tasks: [niah_single]\nlengths: [512]\nsolvers: [direct]\n"
             ["tasks", "sample", "--task", "niah_single:colour=red", "--length", "512"],
             "task niah_single: unknown option 'colour'",
         ),
-        (["run", "--suite", "smoke", "--tasks", "niah_multikey:keys=1"], "'keys' must be 2..50"),
+        (
+            ["run", "--suite", "smoke", "--tasks", "niah_multikey:keys=1"],
+            "'keys' must be between 2 and 50",
+        ),
         (["run", "--suite", "smoke", "--depths", "0,2"], "--depths: expected fractions"),
         (
             ["run", "--suite", "smoke", "--tasks", "niah_single:haystack=files:/no/such/dir"],
@@ -106,6 +110,13 @@ def test_list_tasks_describes_each_with_its_scorer(capsys):
     for name, line in zip(TASKS.names(), lines, strict=True):
         assert line.startswith(name) and "Scored by" in line
     assert any("Options: haystack, structure, value_kind, depths" in line for line in lines)
+
+
+@pytest.mark.parametrize("name", TASKS.names())
+def test_tasks_sample_works_for_every_family(capsys, name):
+    code, out, err = run_cli(capsys, "tasks", "sample", "--task", name, "--length", "1k")
+    assert code == 0, err
+    assert f"task: {name}" in out and "question: " in out and "answer: " in out
 
 
 def test_tasks_sample_takes_a_spec_with_options(capsys):

@@ -137,3 +137,23 @@ def test_summary_groups_by_task_solver_length():
     (row,) = summarize(rows)
     assert row["n"] == 4 and row["accuracy"] == 0.625 and row["exact"] == 0.5
     assert row["ci_low"] < 0.625 < row["ci_high"] and row["mean_calls"] == 2
+
+
+@pytest.mark.parametrize("n", range(1, 40))
+@pytest.mark.parametrize("p", [0.0, 1.0, 1 / 3, 0.05])
+def test_wilson_interval_always_holds_its_estimate(p, n):
+    low, high = wilson_interval(p, n)
+    assert 0.0 <= low <= p <= high <= 1.0
+
+
+def test_figure_draws_points_with_zero_and_full_accuracy(tmp_path):
+    from rlm_bench.reporting.figures import accuracy_vs_length
+
+    rows = [
+        {"task": "t", "solver": "s", "length": length, "score": score, "calls": 1,
+         "prompt_tokens": 10, "completion_tokens": 2, "latency_s": 1.0, "error": None}
+        for length, score in ((1024, 0.0), (2048, 1.0), (4096, 0.0))
+        for _ in range(3)
+    ]  # fmt: skip
+    png, svg = accuracy_vs_length(summarize(rows), tmp_path, title="edges")
+    assert png.stat().st_size > 10_000 and svg.exists()

@@ -353,3 +353,17 @@ def test_vocabularies_are_distinct_lowercase_words_and_needles_avoid_the_filler(
     assert {"lantern", "gardener", "river"} & filler_words  # the collector does see the filler
     assert not set(NEEDLE_WORDS) & filler_words
     assert not set(NEEDLE_WORDS) & set(VOCABULARY)
+
+
+def test_common_words_example_is_solved_and_shares_no_answer_word(tokenizer):
+    task = get_task("common_words", tokenizer)
+    for index in range(3):
+        sample = task.sample(2048, 0, index)
+        (example,) = sample.query.examples
+        lines = example.context.split("\n")
+        counts = Counter(lines)
+        named = example.answer.split(", ")
+        assert len(named) == 10 and all(counts[word] == 3 for word in named)
+        assert all(counts[word] == 1 for word in counts if word not in named)
+        assert not set(named) & set(sample.answer.split(", "))
+        assert task.score(example.answer, sample) == 0.0

@@ -1,6 +1,7 @@
 """Properties every registered task must keep, checked by hypothesis over seeds, lengths and
-the partitions a recursive solver may choose: exact length, determinism across processes, no
-needle or record cut at a chunk boundary, and span golds that add up to the whole answer."""
+the partitions a recursive solver may choose: exact length, determinism across processes, each
+needle present once, no needle or record cut at a chunk boundary, and span golds that add up to
+the whole answer."""
 
 from __future__ import annotations
 
@@ -112,6 +113,8 @@ def test_partitions_never_cut_an_item_and_golds_add_up(make, tokenizer, name, le
     bounds = {s for s, _ in spans[1:]}
     for start, end in sample.metadata["spans"]:
         assert not any(start < b < end for b in bounds), (start, end)
+    for needle in sample.metadata.get("needles", []):
+        assert sample.context.count(sample.context[needle["start"] : needle["end"]]) == 1
     whole = task.gold_for_span(sample, 0, len(sample.context))
     assert finish(whole, sample.decomposition, sample.part_query) == sample.answer
     golds = [task.gold_for_span(sample, s, e) for s, e in spans]

@@ -18,7 +18,9 @@ def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    # The interval holds p in exact arithmetic; clamping keeps rounding (centre - half is
+    # 5.6e-17, not 0, for p = 0 and n = 3) from putting p outside it.
+    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
 
 
 def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

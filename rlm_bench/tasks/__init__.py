@@ -17,6 +17,8 @@ def get_task(name: str, tokenizer: Tokenizer, label: str | None = None, **option
 
 from rlm_bench.tasks import (  # noqa: E402,F401  (registers the built-in tasks)
     aggregation,
+    aggregation_most_frequent,
+    aggregation_pairs,
     common_words,
     context_rot_probes,
     niah,

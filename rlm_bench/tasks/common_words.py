@@ -22,7 +22,7 @@ from typing import ClassVar
 
 from rlm_bench.errors import UserError
 from rlm_bench.tasks import TASKS
-from rlm_bench.tasks.base import LIST_SEPARATOR, Decomposition, Query, Sample
+from rlm_bench.tasks.base import LIST_SEPARATOR, Decomposition, Example, Query, Sample
 from rlm_bench.tasks.combining import join_items
 from rlm_bench.tasks.fitting import fit_units
 from rlm_bench.tasks.scoring import recall
@@ -38,6 +38,8 @@ SEPARATION = 5
 MIN_BLOCKS = 8
 """Short lists get smaller blocks, so each common word still appears about this many times."""
 ANSWER_TOKENS_PER_WORD = 4
+EXAMPLE_REPEATS = 3
+"""How often each common word of the solved example appears; every other word appears once."""
 
 
 def top_words(words: Iterable[str], k: int) -> list[str]:
@@ -66,6 +68,17 @@ def word_lines(
         block = [*common_lines, *islice(rounds, per_block)]
         rng.shuffle(block)
         yield from block
+
+
+def solved_example(rng: random.Random, pool: Sequence[str], k: int) -> Example:
+    """A short list in the same format, with its answer written on the answer line: zero-shot,
+    the base model starts its answer with a line break, which ends it empty. Its words come
+    from the sample's uncommon ones, so copying the example answer scores nothing."""
+    words = rng.sample(list(pool), 3 * k)
+    common, rare = words[:k], words[k:]
+    lines = [*(word for word in common for _ in range(EXAMPLE_REPEATS)), *rare]
+    rng.shuffle(lines)
+    return Example("\n".join(lines), LIST_SEPARATOR.join(top_words(lines, k)))
 
 
 def whole_lines(context: str, start: int, end: int) -> list[str]:
@@ -107,10 +120,7 @@ class CommonWords(TaskBase):
     exact_decomposition = False
 
     def validate(self) -> None:
-        if not 1 <= self.options.k <= MAX_K:
-            raise UserError(
-                f"task {self.name}: option 'k' must be between 1 and {MAX_K}, got {self.options.k}"
-            )
+        self.check_range("k", 1, MAX_K)
 
     @cached_property
     def _line_tokens(self) -> dict[str, int]:
@@ -129,7 +139,7 @@ class CommonWords(TaskBase):
             )
         return per_block
 
-    def query(self) -> Query:
+    def query(self, example: Example) -> Query:
         k = self.options.k
         if k == 1:
             question = "What is the most common word in the list above?"
@@ -142,6 +152,7 @@ class CommonWords(TaskBase):
             answer_prefix=prefix,
             answer_pattern=ANSWER_PATTERN,
             item_pattern=ITEM_PATTERN,
+            examples=(example,),
             max_tokens=ANSWER_TOKENS_PER_WORD * k + 8,
         )
 
@@ -167,7 +178,7 @@ class CommonWords(TaskBase):
             index=index,
             context=fitted.text,
             actual_length=fitted.tokens,
-            query=self.query(),
+            query=self.query(solved_example(rng, uncommon, k)),
             answer=LIST_SEPARATOR.join(answer),
             decomposition=Decomposition(combine="vote", finish="top", keep=k),
             metadata={

@@ -12,7 +12,6 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rlm_bench.errors import UserError
 from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import Query
 from rlm_bench.tasks.needles import (
@@ -52,8 +51,7 @@ class NiahDistractors(NiahSingle):
 
     def validate(self) -> None:
         super().validate()
-        if not 1 <= self.options.distractors <= len(NEAR_MISSES):
-            raise UserError(f"task {self.name}: option 'distractors' must be 1..{len(NEAR_MISSES)}")
+        self.check_range("distractors", 1, len(NEAR_MISSES))
 
     def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
         (key,) = draw_keys(rng, 1)

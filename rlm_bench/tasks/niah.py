@@ -11,7 +11,6 @@ import random
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rlm_bench.errors import UserError
 from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import Query
 from rlm_bench.tasks.needles import (
@@ -68,8 +67,7 @@ class NiahMultiKey(NiahSingle):
 
     def validate(self) -> None:
         super().validate()
-        if not 2 <= self.options.keys <= 50:
-            raise UserError(f"task {self.name}: option 'keys' must be 2..50")
+        self.check_range("keys", 2, 50)
 
     def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
         key, *others = draw_keys(rng, self.options.keys)
@@ -105,8 +103,7 @@ class NiahMultiValue(NeedleTask):
 
     def validate(self) -> None:
         super().validate()
-        if not 2 <= self.options.values <= 20:
-            raise UserError(f"task {self.name}: option 'values' must be 2..20")
+        self.check_range("values", 2, 20)
 
     def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
         (key,) = draw_keys(rng, 1)
@@ -132,8 +129,7 @@ class NiahMultiQuery(NiahSingle):
 
     def validate(self) -> None:
         super().validate()
-        if not 2 <= self.options.queries <= 20:
-            raise UserError(f"task {self.name}: option 'queries' must be 2..20")
+        self.check_range("queries", 2, 20)
 
     def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
         keys = draw_keys(rng, self.options.queries)

@@ -88,6 +88,13 @@ class TaskBase:
     def validate(self) -> None:
         """Raise `UserError` for option values that are the right type but make no sense."""
 
+    def check_range(self, option: str, low: int, high: int) -> None:
+        value = getattr(self.options, option)
+        if not low <= value <= high:
+            raise UserError(
+                f"task {self.name}: option {option!r} must be between {low} and {high}, got {value}"
+            )
+
     @classmethod
     def accepts(cls, option: str) -> bool:
         return option in {f.name for f in fields(cls.Options)}

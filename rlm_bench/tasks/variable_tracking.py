@@ -172,12 +172,8 @@ class VariableTracking(TaskBase):
     exact_decomposition = False
 
     def validate(self) -> None:
-        for option, top in (("hops", MAX_HOPS), ("chains", MAX_CHAINS)):
-            value = getattr(self.options, option)
-            if not 1 <= value <= top:
-                raise UserError(
-                    f"task {self.name}: option {option!r} must be between 1 and {top}, got {value}"
-                )
+        self.check_range("hops", 1, MAX_HOPS)
+        self.check_range("chains", 1, MAX_CHAINS)
 
     def haystack(self, rng: random.Random) -> Iterator[str]:
         return haystack_units(self.options.haystack, self.options.structure, rng)
