@@ -14,7 +14,8 @@ from transformers import AutoModelForCausalLM
 from benchmarks.record import record
 from rlm_bench.models import local_attention
 from rlm_bench.models.checkpoint import default_gguf, ensure_checkpoint
-from rlm_bench.models.embedded import EmbeddedModel, pick_dtype
+from rlm_bench.models.embedded import EmbeddedModel
+from rlm_bench.models.local_generation import pick_dtype
 from rlm_bench.tasks import get_task
 
 LENGTHS = (512, 2048, 4096, 8192)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from rlm_bench.errors import UserError
-from rlm_bench.evaluation.metrics import summarize
+from rlm_bench.evaluation.metrics import call_totals, describe_calls, summarize
 from rlm_bench.evaluation.store import RunStore
 from rlm_bench.evaluation.table import format_table
 from rlm_bench.reporting.figures import accuracy_vs_length
@@ -52,7 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a suite (tasks x lengths x samples x solvers)")
     run.add_argument("--suite", help="built-in name or YAML path (default context_rot)")
-    run.add_argument("--model", help="embedded (default), gguf:<path> or a path to a .gguf file")
+    run.add_argument(
+        "--model",
+        help="embedded (default), gguf:<path>, hf:<folder|.gguf|hub id>, openai:<model>, "
+        "anthropic:<model>",
+    )
+    run.add_argument(
+        "--base-url",
+        help="an OpenAI-compatible server for openai:<model> (vLLM, SGLang, Ollama, llama.cpp, "
+        "transformers serve), e.g. http://127.0.0.1:8000/v1; default $OPENAI_BASE_URL",
+    )
+    run.add_argument(
+        "--no-cache", action="store_true", help="call the model even for prompts it has answered"
+    )
     run.add_argument(
         "--tasks",
         type=_csv,
@@ -129,12 +141,14 @@ def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
             changes[name] = value
     if args.model:
         changes["model"] = args.model
+    if args.base_url:
+        changes["model_options"] = {**suite.model_options, "base_url": args.base_url}
     return dataclasses.replace(suite, **changes)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rlm_bench.evaluation.runner import make_tasks, run_suite
-    from rlm_bench.models import load_model
+    from rlm_bench.models.setup import open_model
     from rlm_bench.solvers import make_solver
     from rlm_bench.suites import suite_from_dict
 
@@ -148,6 +162,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         suite = suite_from_dict(info["suite"], str(args.resume / "run.json"))
         if args.concurrency:
             suite = dataclasses.replace(suite, concurrency=args.concurrency)
+        if args.base_url:  # where the server is now is not part of what the run measures
+            options = {**suite.model_options, "base_url": args.base_url}
+            suite = dataclasses.replace(suite, model_options=options)
         folder = args.resume
     else:
         suite = apply_overrides(load_suite(args.suite or "context_rot"), args)
@@ -156,7 +173,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     make_tasks(suite, None)
     for spec in suite.solvers:
         make_solver(spec.solver, spec.params)
-    model = load_model(suite.model)
+    if args.no_cache:
+        suite = dataclasses.replace(suite, cache=False)
+    model = open_model(suite)
     try:
         rows = run_suite(
             suite, model, folder, resume=bool(args.resume), progress=not args.no_progress
@@ -170,7 +189,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 130
     accuracy_vs_length(rows, folder / "figures", title=f"{suite.name} on {model.name}")
     print(format_table(rows))
-    print(f"\nrun folder: {folder}")
+    print(f"\n{describe_calls(call_totals(RunStore(folder).samples()))}")
+    print(f"run folder: {folder}")
     return 0
 
 

@@ -82,11 +82,14 @@ class ScriptedModel:
             latency_s=self.delay_s,
         )
 
+    async def check(self) -> None:
+        """A scripted model is always reachable."""
+
     def describe(self) -> dict[str, object]:
         return {"backend": "scripted", "name": self.name}
 
 
 @BACKENDS.register("scripted")
-def scripted_backend(arg: str) -> ScriptedModel:
+def scripted_backend(arg: str, options: dict[str, object]) -> ScriptedModel:
     """`--model scripted`: the oracle double behind the real CLI, with the real tokenizer."""
     return ScriptedModel(EmbeddedModel().tokenizer)

@@ -65,6 +65,10 @@ GOOD = "tasks: [niah_single]\nlengths: [512]\nsolvers: [direct]\n"
             "/no/such/dir",
         ),
         (["tasks", "export", "--suite", "nope", "--out", "/tmp/x"], "unknown suite 'nope'"),
+        (
+            ["run", "--suite", "smoke", "--base-url", "http://127.0.0.1:9/v1"],
+            "the embedded backend takes no model options (got base_url)",
+        ),
         (["plot", "/no/such/run"], "is not a run folder"),
     ],
 )
@@ -225,6 +229,31 @@ def test_run_plot_and_resume_through_the_cli(capsys, tmp_path):
     code, _, _ = run_cli(capsys, "run", "--resume", str(out), "--no-progress")
     assert code == 0 and (out / "samples.jsonl").read_text() == lines  # nothing left to repeat
     expect_usage_error(capsys, *argv, says="already holds a run")
+
+
+def test_a_rerun_is_served_from_the_response_cache(capsys, tmp_path):
+    import tests.doubles  # noqa: F401  (registers the `scripted` backend)
+
+    argv = ["run", "--suite", "smoke", "--model", "scripted", "--no-progress", "--lengths", "512",
+            "--samples", "1"]  # fmt: skip
+    code, first, err = run_cli(capsys, *argv, "--out", str(tmp_path / "first"))
+    assert code == 0, err
+    calls = sum(json.loads(line)["calls"] for line in (tmp_path / "first" / "samples.jsonl").open())
+    # solvers that ask the very same prompt (a depth-2 tree too short to split again is the
+    # depth-1 tree) share one call even in a fresh run
+    first_hits = sum(
+        json.loads(r)["cached_calls"] for r in (tmp_path / "first" / "samples.jsonl").open()
+    )
+    assert 0 < first_hits < calls
+    assert f"model calls: {calls}, {first_hits} served from the response cache" in first
+    code, second, _ = run_cli(capsys, *argv, "--out", str(tmp_path / "second"))
+    assert f"model calls: {calls}, {calls} served from the response cache (100%)" in second
+    rows = [json.loads(line) for line in (tmp_path / "second" / "samples.jsonl").open()]
+    assert sum(r["cached_calls"] for r in rows) == calls
+    summary = json.loads((tmp_path / "second" / "summary.json").read_text())
+    assert summary["calls"]["cached_calls"] == calls
+    code, third, _ = run_cli(capsys, *argv, "--no-cache", "--out", str(tmp_path / "third"))
+    assert "0 served from the response cache" in third
 
 
 def test_a_suite_survives_the_round_trip_through_run_json():

@@ -20,7 +20,7 @@ def test_smoke_suite_on_the_real_model(tmp_path):
     out = tmp_path / "smoke"
     proc = subprocess.run(
         [sys.executable, "-m", "rlm_bench", "run", "--suite", "smoke", "--out", str(out),
-         "--no-progress"],
+         "--no-progress", "--no-cache"],
         cwd=REPO, capture_output=True, text=True, timeout=900,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
@@ -74,7 +74,7 @@ def test_every_task_family_runs_on_the_real_model(tmp_path):
     out = tmp_path / "families"
     proc = subprocess.run(
         [sys.executable, "-m", "rlm_bench", "run", "--suite", "smoke", "--out", str(out),
-         "--no-progress", "--tasks", ",".join(TASKS.names()), "--lengths", "1k",
+         "--no-progress", "--no-cache", "--tasks", ",".join(TASKS.names()), "--lengths", "1k",
          "--samples", "1", "--solvers", "direct,recursive:depth=1:fanout=2"],
         cwd=REPO, capture_output=True, text=True, timeout=900,
     )  # fmt: skip

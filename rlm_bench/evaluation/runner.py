@@ -15,7 +15,7 @@ from typing import Any
 from tqdm import tqdm
 
 from rlm_bench.evaluation.cells import Cell, expand
-from rlm_bench.evaluation.metrics import summarize
+from rlm_bench.evaluation.metrics import call_totals, summarize
 from rlm_bench.evaluation.provenance import git_commit, now, versions
 from rlm_bench.evaluation.store import RunStore
 from rlm_bench.models.base import Model
@@ -79,6 +79,9 @@ def sample_row(
         "completion_tokens": sum(c.completion_tokens for c in calls),
         "calls": len(calls),
         "latency_s": round(sum(c.latency_s for c in calls), 4),
+        "cost_usd": sum(c.cost_usd for c in calls),
+        "cached_calls": sum(c.cached for c in calls),
+        "retries": sum(c.retries for c in calls),
         "wall_s": round(wall_s, 4),
         "truncated": bool(result and result.truncated),
         "error": error,
@@ -163,7 +166,8 @@ def run_suite(
     todo = [c for c in expand(suite) if (c.sample_id(suite.seed), c.solver) not in done]
     bank = SampleBank(tasks, suite.seed)
     asyncio.run(run_cells(todo, bank, solvers, model, store, suite.concurrency, progress))
-    rows = summarize(store.samples())
-    store.write_summary({"rows": rows})
+    samples = store.samples()
+    rows = summarize(samples)
+    store.write_summary({"rows": rows, "calls": call_totals(samples)})
     store.write_run_info({**info, "finished_at": now()})
     return rows

@@ -27,6 +27,9 @@ class TraceNode:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     latency_s: float = 0.0
+    cost_usd: float = 0.0
+    cached: bool = False
+    retries: int = 0
 
 
 @dataclass
@@ -57,6 +60,9 @@ class Trace:
             prompt_tokens=completion.prompt_tokens,
             completion_tokens=completion.completion_tokens,
             latency_s=completion.latency_s,
+            cost_usd=completion.cost_usd,
+            cached=completion.cached,
+            retries=completion.retries,
         )
 
     @property

@@ -43,6 +43,14 @@ class Suite:
     samples: int = 4
     seed: int = 0
     model: str = "embedded"
+    model_options: dict[str, Any] = field(default_factory=dict)
+    """Backend settings: `base_url`, `endpoint`, `context_window`, `tokenizer`, `concurrency`,
+    `timeout_s`, `max_retries` (those a backend does not take are an error naming them)."""
+    pricing: dict[str, Any] = field(default_factory=dict)
+    """USD per million tokens by model name, `{name: {prompt: P, completion: C}}`, over the
+    built-in table."""
+    cache: bool = True
+    """Serve repeated (temperature-0) calls from the SQLite response cache."""
     concurrency: int = 2
     depths: list[float] | None = None
     """Needle depths (fractions of the haystack) cycled over the samples of every needle task."""
@@ -175,6 +183,9 @@ def suite_from_dict(data: Any, source: str) -> Suite:
         samples=_expect(data.get("samples", 4), int, where("samples")),
         seed=_expect(data.get("seed", 0), int, where("seed")),
         model=_expect(data.get("model", "embedded"), str, where("model")),
+        model_options=_expect(data.get("model_options", {}), dict, where("model_options")),
+        pricing=_expect(data.get("pricing", {}), dict, where("pricing")),
+        cache=_expect(data.get("cache", True), bool, where("cache")),
         concurrency=_expect(data.get("concurrency", 2), int, where("concurrency")),
         depths=None if depths is None else parse_depths(depths, where("depths")),
         description=str(data.get("description", "")),

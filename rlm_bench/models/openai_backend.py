@@ -1,0 +1,542 @@
+"""`openai:<model>`: OpenAI, or any OpenAI-compatible server (vLLM, SGLang, Ollama, llama.cpp,
+`transformers serve`) given its `base_url`, through the official `openai` SDK.
+
+The SDK's own retries are off: `retrying.call_with_retries` retries every HTTP backend the same
+way, so a run's retry counts and timeouts mean the same thing whichever backend made them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from rlm_bench.errors import UserError
+from rlm_bench.models.base import Completion
+from rlm_bench.models.local_generation import cut_at_stop
+from rlm_bench.models.retrying import (
+    NO_RETRY,
+    RetryDecision,
+    RetryPolicy,
+    call_with_retries,
+)
+from rlm_bench.tokens import Tokenizer
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+PLACEHOLDER_KEY = "EMPTY"
+"""Sent to servers that need no key: the SDK refuses to build a client without one."""
+CHECK_TIMEOUT_S = 5.0
+PROBE_POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.5, max_delay_s=5.0, timeout_s=60.0)
+"""The check's 1-token call: a cold `transformers serve` takes about 10 s to answer its first."""
+MAX_STOP_SEQUENCES = 4
+"""OpenAI rejects more; the text is cut at every stop string on our side anyway."""
+DEFAULT_CONTEXT_WINDOW = 8192
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
+
+CONTEXT_WINDOWS = {
+    "gpt-5": 400_000,
+    "gpt-4.1": 1_047_576,
+    "gpt-4o": 128_000,
+    "chatgpt-4o": 128_000,
+    "gpt-4-turbo": 128_000,
+    "gpt-4-1106": 128_000,
+    "gpt-4-0125": 128_000,
+    "gpt-4-32k": 32_768,
+    "gpt-4": 8_192,
+    "gpt-3.5-turbo-instruct": 4_096,
+    "gpt-3.5-turbo": 16_385,
+    "o1": 200_000,
+    "o3": 200_000,
+    "o4-mini": 200_000,
+    "davinci-002": 16_384,
+    "babbage-002": 16_384,
+}
+"""Tokens of input plus output, by model-name prefix (the longest matching prefix wins, so a
+dated snapshot like `gpt-4o-2024-08-06` inherits its family's window)."""
+
+Endpoint = Literal["completions", "chat"]
+
+
+@dataclass(frozen=True)
+class _Reply:
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    latency_s: float
+
+
+class OpenAIModel:
+    """One model on one server. Calls share a client and a semaphore of `concurrency` slots;
+    a call holds its slot through its retries, so a rate-limited backend slows down rather than
+    letting waiting calls pile more requests onto it."""
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        endpoint: Endpoint = "completions",
+        context_window: int | None = None,
+        tokenizer: str | None = None,
+        concurrency: int = 8,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if endpoint not in ("completions", "chat"):
+            raise UserError(f"endpoint must be 'completions' or 'chat' (got {endpoint!r})")
+        if concurrency < 1:
+            raise UserError(f"concurrency must be at least 1 (got {concurrency})")
+        self.model = self.name = model
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
+            "/"
+        )
+        self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
+        self.endpoint: Endpoint = endpoint
+        self.concurrency = concurrency
+        self.retry = retry or RetryPolicy()
+        self._tokenizer_folder = _tokenizer_folder(tokenizer, model)
+        self._given_context_window = context_window
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # --- what the harness reads -------------------------------------------------------------
+
+    @cached_property
+    def tokenizer(self) -> Tokenizer:
+        if self._tokenizer_folder is not None:
+            from rlm_bench.models.hf_tokenizer import HFTokenizer
+
+            return HFTokenizer(self._tokenizer_folder, self.model)
+        return TiktokenTokenizer.load(self.model)
+
+    @cached_property
+    def context_window(self) -> int:
+        if self._given_context_window:
+            return int(self._given_context_window)
+        known = _known_context_window(self.model)
+        if known:
+            return known
+        for folder in (_local_folder(self.model), self._tokenizer_folder):
+            window = folder and _config_context_window(folder)
+            if window:
+                return window
+        return DEFAULT_CONTEXT_WINDOW
+
+    @property
+    def tokenizer_name(self) -> str:
+        if self._tokenizer_folder is not None:
+            return f"hf:{self._tokenizer_folder}"
+        return f"tiktoken:{tiktoken_encoding_name(self.model)}"
+
+    @property
+    def needs_key(self) -> bool:
+        """Only OpenAI's own API insists on a key; local and self-hosted servers mostly ignore it
+        (one that does not will answer 401, which `check` reports)."""
+        return (urlsplit(self.base_url).hostname or "").endswith("api.openai.com")
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "backend": "openai",
+            "name": self.name,
+            "model": self.model,
+            "base_url": _without_userinfo(self.base_url),
+            "endpoint": self.endpoint,
+            "context_window": self.context_window,
+            "tokenizer": self.tokenizer_name,
+            "concurrency": self.concurrency,
+            "retry": asdict(self.retry),
+        }
+
+    # --- calls ------------------------------------------------------------------------------
+
+    async def complete(
+        self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        client, slots = await self._bound()
+        async with slots:
+            reply, retries = await call_with_retries(
+                lambda: self._request(client, prompt, max_tokens, stop),
+                self.retry,
+                classify_openai_error,
+            )
+        return self._completion(reply, prompt, stop, retries)
+
+    async def check(self) -> None:
+        """A models list (one cheap GET, short timeout) says whether the server is up and takes
+        the key; then a 1-token call on the configured endpoint says whether this model answers
+        there. The list alone passes a chat-only model sent to `/completions` (OpenAI answers
+        404) and a base model without a chat template sent to `/chat` (`transformers serve`
+        answers 500), and then every call of the run would fail."""
+        client = self._new_client(timeout=CHECK_TIMEOUT_S)
+        try:
+            served = await self._served_models(client)
+            probe = client.with_options(timeout=PROBE_POLICY.timeout_s + 1.0)
+            try:
+                await call_with_retries(
+                    lambda: self._request(probe, "Hello", 1, ()),
+                    PROBE_POLICY,
+                    classify_openai_error,
+                )
+            except Exception as exc:
+                raise self._check_failure(exc, served) from None
+        finally:
+            await client.close()
+
+    async def _bound(self):
+        """The client and semaphore of the running event loop. A CLI that checks the model in one
+        `asyncio.run` and runs the suite in another would otherwise reuse connections (and a
+        semaphore) bound to a closed loop. The client is closed when its loop shuts down, while
+        that loop still runs: left to the garbage collector, the SDK closes it from whatever
+        loop runs then, which fails with "Event loop is closed"."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._client = self._new_client(timeout=self.retry.timeout_s + 1.0)
+            self._slots = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+            self._closer = _close_at_loop_shutdown(self._client)
+            await anext(self._closer)
+        return self._client, self._slots
+
+    def _new_client(self, timeout: float):
+        """The SDK timeout is a backstop a little past ours: `call_with_retries` times attempts
+        out itself, so a timeout reads the same for every backend."""
+        from openai import AsyncOpenAI
+
+        if self._api_key is None and self.needs_key:
+            raise UserError(f"OPENAI_API_KEY is not set (needed by openai:{self.model})")
+        return AsyncOpenAI(
+            base_url=self.base_url,
+            api_key=self._api_key or PLACEHOLDER_KEY,
+            max_retries=0,
+            timeout=timeout,
+        )
+
+    async def _request(self, client, prompt: str, max_tokens: int, stop: tuple[str, ...]):
+        params: dict[str, Any] = {"model": self.model, "temperature": 0}
+        if stop:
+            params["stop"] = list(stop[:MAX_STOP_SEQUENCES])
+        start = time.perf_counter()
+        if self.endpoint == "chat":
+            params[self._chat_limit_key] = max_tokens
+            messages = [{"role": "user", "content": prompt}]
+            response = await client.chat.completions.create(messages=messages, **params)
+            text = response.choices[0].message.content if response.choices else None
+        else:
+            response = await client.completions.create(
+                prompt=prompt, max_tokens=max_tokens, **params
+            )
+            text = response.choices[0].text if response.choices else None
+        latency = time.perf_counter() - start
+        if text is None:
+            url = _without_userinfo(self.base_url)
+            raise ValueError(f"{url} returned no text for model {self.model}")
+        usage = response.usage
+        return _Reply(
+            text=text,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            latency_s=latency,
+        )
+
+    @property
+    def _chat_limit_key(self) -> str:
+        """OpenAI's newer chat models refuse `max_tokens`; local servers may not know its
+        successor, so only OpenAI's own API gets `max_completion_tokens`."""
+        return "max_completion_tokens" if self.needs_key else "max_tokens"
+
+    def _completion(
+        self, reply: _Reply, prompt: str, stop: tuple[str, ...], retries: int
+    ) -> Completion:
+        """Servers that honour `stop` still differ on whether the stop string is part of the
+        text (`transformers serve` keeps it, OpenAI drops it): cut it here for all of them."""
+        prompt_tokens = reply.prompt_tokens
+        if prompt_tokens is None:
+            prompt_tokens = self.tokenizer.count(prompt)
+        completion_tokens = reply.completion_tokens
+        if completion_tokens is None:
+            completion_tokens = self.tokenizer.count(reply.text)
+        return Completion(
+            text=cut_at_stop(reply.text, stop),
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            latency_s=reply.latency_s,
+            retries=retries,
+        )
+
+    # --- check ------------------------------------------------------------------------------
+
+    async def _served_models(self, client) -> list[str]:
+        """The ids the server lists; empty when it has no models list (then the probe decides)."""
+        import openai
+
+        try:
+            page = await client.models.list()
+        except openai.APIStatusError as exc:
+            if exc.status_code in (401, 403):
+                raise self._check_failure(exc, []) from None
+            return []
+        except Exception as exc:
+            raise self._check_failure(exc, []) from None
+        return [m.id for m in page.data]
+
+    def _check_failure(self, exc: BaseException, served: list[str]) -> UserError:
+        import openai
+
+        if isinstance(exc, openai.APIConnectionError | TimeoutError):
+            return UserError(f"cannot reach {_without_userinfo(self.base_url)}: {_reason(exc)}")
+        if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
+            hint = "" if self._api_key else " (no key was sent: set OPENAI_API_KEY)"
+            return UserError(f"the server rejected the API key{hint}")
+        if isinstance(exc, openai.APIStatusError):
+            if self._refused_as_unknown(exc.status_code, served):
+                listing = f" (it serves: {', '.join(served[:5])})" if served else ""
+                return UserError(f"the server has no model {self.model}{listing}")
+            other = "chat" if self.endpoint == "completions" else "completions"
+            return UserError(
+                f"{_without_userinfo(self.base_url)} refused a 1-token {self.endpoint} request "
+                f"for {self.model}: {exc.status_code} {_first_line(_server_message(exc))} "
+                f"(does it take endpoint={other}?)"
+            )
+        return UserError(f"openai:{self.model} failed its check: {_first_line(str(exc))}")
+
+    def _refused_as_unknown(self, status: int, served: list[str]) -> bool:
+        """A 404 from a server without a list, or any 4xx for a model its list lacks (vLLM says
+        404, `transformers serve` 400): a listed model refused is an endpoint problem instead."""
+        if served:
+            return self.model not in served and 400 <= status < 500
+        return status == 404
+
+
+async def _close_at_loop_shutdown(client):
+    """An async generator left suspended here is closed by `asyncio.run` (`shutdown_asyncgens`)
+    just before the loop closes, which is the last moment the client's connections can close."""
+    try:
+        yield
+    finally:
+        await client.close()
+
+
+# --- error classification --------------------------------------------------------------------
+
+
+def classify_openai_error(exc: BaseException) -> RetryDecision:
+    """Retry what a second attempt can fix: rate limits, server errors, timeouts and dropped
+    connections. A bad request, key or model name fails the same way every time."""
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError | TimeoutError):  # APITimeoutError included
+        return RetryDecision(retry=True)
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status in (408, 429) or status >= 500:
+            return RetryDecision(retry=True, after_s=retry_after_s(exc.response.headers))
+    return NO_RETRY
+
+
+def retry_after_s(headers) -> float | None:
+    """`retry-after-ms`, `Retry-After` in seconds, or `Retry-After` as an HTTP date."""
+    if headers is None:
+        return None
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return float(millis) / 1000.0
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+# --- tokenizers and context windows ----------------------------------------------------------
+
+
+class TiktokenTokenizer:
+    """OpenAI models' own tokenizer. tiktoken downloads its BPE file on first use, so it is
+    loaded only when a count is needed, and an offline machine gets a fix, not a traceback."""
+
+    def __init__(self, encoding, name: str) -> None:
+        self._encoding = encoding
+        self.name = name
+
+    @classmethod
+    def load(cls, model: str) -> TiktokenTokenizer:
+        encoding_name = tiktoken_encoding_name(model)
+        try:
+            import tiktoken
+
+            encoding = tiktoken.get_encoding(encoding_name)
+        except Exception as exc:
+            raise UserError(
+                f"cannot load the tiktoken encoding {encoding_name} for {model} "
+                f"(tiktoken downloads it on first use: {_first_line(str(exc))[:120]}); "
+                "pass tokenizer=<local Hugging Face tokenizer folder>"
+            ) from None
+        return cls(encoding, f"tiktoken:{encoding_name}")
+
+    def encode(self, text: str) -> list[int]:
+        return self._encoding.encode_ordinary(text)
+
+    def decode(self, ids: list[int]) -> str:
+        return self._encoding.decode(ids)
+
+    def count(self, text: str) -> int:
+        return len(self._encoding.encode_ordinary(text))
+
+    def count_many(self, texts: list[str]) -> list[int]:
+        return [len(ids) for ids in self._encoding.encode_ordinary_batch(texts)]
+
+
+def tiktoken_encoding_name(model: str) -> str:
+    """The model's encoding when tiktoken knows the name, else `o200k_base` (current OpenAI
+    models' encoding): an approximation for other servers' models, named as such in run.json."""
+    try:
+        from tiktoken.model import encoding_name_for_model
+
+        return encoding_name_for_model(model)
+    except (ImportError, KeyError):
+        return "o200k_base"
+
+
+def _known_context_window(model: str) -> int | None:
+    name = model.removeprefix("openai/")
+    matches = [prefix for prefix in CONTEXT_WINDOWS if name.startswith(prefix)]
+    return CONTEXT_WINDOWS[max(matches, key=len)] if matches else None
+
+
+def _local_folder(model: str) -> Path | None:
+    """`transformers serve` (and vLLM given a path) name the model by its checkpoint folder."""
+    if not model.startswith(("/", "./", "../", "~")):
+        return None
+    path = Path(model).expanduser()
+    return path if path.is_dir() else None
+
+
+def _tokenizer_folder(tokenizer: str | None, model: str) -> Path | None:
+    if tokenizer:
+        folder = Path(tokenizer).expanduser()
+        if not any((folder / name).is_file() for name in TOKENIZER_FILES):
+            raise UserError(f"tokenizer: no tokenizer files in {folder}")
+        return folder
+    folder = _local_folder(model)
+    if folder and any((folder / name).is_file() for name in TOKENIZER_FILES):
+        return folder
+    return None
+
+
+def _config_context_window(folder: Path) -> int | None:
+    try:
+        config = json.loads((folder / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    window = config.get("max_position_embeddings") or config.get("text_config", {}).get(
+        "max_position_embeddings"
+    )
+    return int(window) if window else None
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+def _reason(exc: BaseException) -> str:
+    """The SDK says only "Connection error."; the cause at the bottom of the chain says why
+    (refused, name not resolved, timed out)."""
+    import openai
+
+    if isinstance(exc, TimeoutError | openai.APITimeoutError):
+        return "no answer within the timeout"
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    if isinstance(exc, OSError) and exc.errno:
+        return os.strerror(exc.errno)  # "Connection refused", not asyncio's "Connect call failed"
+    return _first_line(str(exc)) or type(exc).__name__
+
+
+def _server_message(exc) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        detail = body.get("message") or body.get("detail") or body.get("error")
+        if isinstance(detail, dict):
+            detail = detail.get("message")
+        if detail:
+            return str(detail)
+    return str(exc)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def _without_userinfo(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+# --- spec ------------------------------------------------------------------------------------
+
+MODEL_OPTIONS: dict[str, type] = {
+    "base_url": str,
+    "endpoint": str,
+    "context_window": int,
+    "tokenizer": str,
+    "concurrency": int,
+}
+RETRY_OPTIONS: dict[str, type] = {
+    "timeout_s": float,
+    "max_retries": int,
+    "base_delay_s": float,
+    "max_delay_s": float,
+}
+
+
+def openai_from_spec(arg: str, options: dict[str, Any]) -> OpenAIModel:
+    """`openai:<model>` with model options from a suite file or CLI flags. Keys stay in the
+    environment: an `api_key` option would be written into run.json with the suite."""
+    if not arg:
+        raise UserError("openai: needs a model name, e.g. openai:gpt-4o-mini")
+    if "api_key" in options:
+        raise UserError("set the API key in OPENAI_API_KEY, not in model options")
+    unknown = sorted(set(options) - set(MODEL_OPTIONS) - set(RETRY_OPTIONS))
+    if unknown:
+        allowed = ", ".join([*MODEL_OPTIONS, *RETRY_OPTIONS])
+        raise UserError(
+            f"the openai backend does not take {', '.join(unknown)} (it takes {allowed})"
+        )
+    typed = {k: _typed(k, v, {**MODEL_OPTIONS, **RETRY_OPTIONS}[k]) for k, v in options.items()}
+    model_kwargs = {k: v for k, v in typed.items() if k in MODEL_OPTIONS}
+    return OpenAIModel(arg, retry=_retry_policy(typed), **model_kwargs)
+
+
+def _retry_policy(typed: dict[str, Any]) -> RetryPolicy:
+    names = {f.name for f in fields(RetryPolicy)}
+    kwargs = {k: v for k, v in typed.items() if k in names}
+    if "max_retries" in typed:
+        kwargs["max_attempts"] = typed["max_retries"] + 1
+    try:
+        return RetryPolicy(**kwargs)
+    except ValueError as exc:
+        raise UserError(f"openai model options: {exc}") from None
+
+
+def _typed(key: str, value: Any, kind: type) -> Any:
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise UserError(f"model option {key}: {value!r} is not a {kind.__name__}") from None
