@@ -38,6 +38,7 @@ from rlm_bench.models.retrying import (
     call_with_retries,
     timeout_classify,
 )
+from rlm_bench.models.tiktoken_tokenizer import TiktokenTokenizer
 from rlm_bench.tokens import Tokenizer
 
 INSTALL_HINT = (
@@ -313,28 +314,6 @@ def _supported(info, *path: str) -> bool | None:
     return supported if isinstance(supported, bool) else None
 
 
-class TiktokenTokenizer:
-    """The `Tokenizer` seam over a tiktoken encoding. Special-token text inside a context (an
-    "<|endoftext|>" in a haystack) is counted as plain text, as a hosted API sees it. Named
-    `tiktoken:<encoding>` in run.json, as the openai backend names its own."""
-
-    def __init__(self, encoding) -> None:
-        self.name = f"tiktoken:{encoding.name}"
-        self._encoding = encoding
-
-    def encode(self, text: str) -> list[int]:
-        return self._encoding.encode_ordinary(text)
-
-    def decode(self, ids: list[int]) -> str:
-        return self._encoding.decode(ids)
-
-    def count(self, text: str) -> int:
-        return len(self.encode(text))
-
-    def count_many(self, texts: list[str]) -> list[int]:
-        return [len(ids) for ids in self._encoding.encode_ordinary_batch(texts)] if texts else []
-
-
 def approximate_tokenizer(choice: str) -> Tokenizer:
     """Anthropic publishes no tokenizer for its current models (only a counting endpoint, one
     request per count, far too slow to fit haystacks with), so task lengths are measured with a
@@ -346,7 +325,7 @@ def approximate_tokenizer(choice: str) -> Tokenizer:
         try:
             import tiktoken
 
-            return TiktokenTokenizer(tiktoken.get_encoding("o200k_base"))
+            return TiktokenTokenizer(tiktoken.get_encoding("o200k_base"), "tiktoken:o200k_base")
         except (ImportError, OSError, ValueError) as exc:
             if choice == "o200k_base":
                 raise UserError(

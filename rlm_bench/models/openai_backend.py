@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from rlm_bench.errors import UserError
+from rlm_bench.errors import UserError, first_line
 from rlm_bench.models.base import Completion
 from rlm_bench.models.local_generation import cut_at_stop
 from rlm_bench.models.retrying import (
@@ -27,6 +27,7 @@ from rlm_bench.models.retrying import (
     RetryPolicy,
     call_with_retries,
 )
+from rlm_bench.models.tiktoken_tokenizer import TiktokenTokenizer, tiktoken_encoding_name
 from rlm_bench.tokens import Tokenizer
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -300,10 +301,10 @@ class OpenAIModel:
             other = "chat" if self.endpoint == "completions" else "completions"
             return UserError(
                 f"{_without_userinfo(self.base_url)} refused a 1-token {self.endpoint} request "
-                f"for {self.model}: {exc.status_code} {_first_line(_server_message(exc))} "
+                f"for {self.model}: {exc.status_code} {first_line(_server_message(exc))} "
                 f"(does it take endpoint={other}?)"
             )
-        return UserError(f"openai:{self.model} failed its check: {_first_line(str(exc))}")
+        return UserError(f"openai:{self.model} failed its check: {first_line(str(exc))}")
 
     def _refused_as_unknown(self, status: int, served: list[str]) -> bool:
         """A 404 from a server without a list, or any 4xx for a model its list lacks (vLLM says
@@ -366,53 +367,6 @@ def retry_after_s(headers) -> float | None:
 # --- tokenizers and context windows ----------------------------------------------------------
 
 
-class TiktokenTokenizer:
-    """OpenAI models' own tokenizer. tiktoken downloads its BPE file on first use, so it is
-    loaded only when a count is needed, and an offline machine gets a fix, not a traceback."""
-
-    def __init__(self, encoding, name: str) -> None:
-        self._encoding = encoding
-        self.name = name
-
-    @classmethod
-    def load(cls, model: str) -> TiktokenTokenizer:
-        encoding_name = tiktoken_encoding_name(model)
-        try:
-            import tiktoken
-
-            encoding = tiktoken.get_encoding(encoding_name)
-        except Exception as exc:
-            raise UserError(
-                f"cannot load the tiktoken encoding {encoding_name} for {model} "
-                f"(tiktoken downloads it on first use: {_first_line(str(exc))[:120]}); "
-                "pass tokenizer=<local Hugging Face tokenizer folder>"
-            ) from None
-        return cls(encoding, f"tiktoken:{encoding_name}")
-
-    def encode(self, text: str) -> list[int]:
-        return self._encoding.encode_ordinary(text)
-
-    def decode(self, ids: list[int]) -> str:
-        return self._encoding.decode(ids)
-
-    def count(self, text: str) -> int:
-        return len(self._encoding.encode_ordinary(text))
-
-    def count_many(self, texts: list[str]) -> list[int]:
-        return [len(ids) for ids in self._encoding.encode_ordinary_batch(texts)]
-
-
-def tiktoken_encoding_name(model: str) -> str:
-    """The model's encoding when tiktoken knows the name, else `o200k_base` (current OpenAI
-    models' encoding): an approximation for other servers' models, named as such in run.json."""
-    try:
-        from tiktoken.model import encoding_name_for_model
-
-        return encoding_name_for_model(model)
-    except (ImportError, KeyError):
-        return "o200k_base"
-
-
 def _known_context_window(model: str) -> int | None:
     name = model.removeprefix("openai/")
     matches = [prefix for prefix in CONTEXT_WINDOWS if name.startswith(prefix)]
@@ -464,7 +418,7 @@ def _reason(exc: BaseException) -> str:
         exc = exc.__cause__ or exc.__context__
     if isinstance(exc, OSError) and exc.errno:
         return os.strerror(exc.errno)  # "Connection refused", not asyncio's "Connect call failed"
-    return _first_line(str(exc)) or type(exc).__name__
+    return first_line(str(exc)) or type(exc).__name__
 
 
 def _server_message(exc) -> str:
@@ -476,10 +430,6 @@ def _server_message(exc) -> str:
         if detail:
             return str(detail)
     return str(exc)
-
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0] if text.strip() else ""
 
 
 def _without_userinfo(url: str) -> str:
