@@ -1,11 +1,11 @@
-"""What the harness adds to a model call: the OpenAI backend (retries, semaphore, stop
-handling) behind the pricing wrapper, against the raw `AsyncOpenAI` client, on one server.
+"""What the harness adds to a model call: the OpenAI backend (retries, stop handling) behind
+the concurrency cap and the pricing wrapper, against the raw `AsyncOpenAI` client, on one server.
 
-Start an OpenAI-compatible server first, e.g. the embedded model's checkpoint:
+Start an OpenAI-compatible server first, e.g. the embedded model (`serve` prints its model id):
 
-    transformers serve --host 127.0.0.1 --port 8000 --dtype bfloat16 CHECKPOINT_DIR/
+    python -m rlm_bench serve --port 8000 &
     python -m benchmarks.backend_overhead --base-url http://127.0.0.1:8000/v1 \
-        --model CHECKPOINT_DIR/
+        --model ~/.cache/rlm_bench/served/<sha16>
 
 Calls alternate between the two paths, so drift in the server's speed hits both alike.
 """
@@ -20,6 +20,7 @@ import time
 from openai import AsyncOpenAI
 
 from benchmarks.record import record
+from rlm_bench.models.capping import CappedModel
 from rlm_bench.models.openai_backend import OpenAIModel
 from rlm_bench.models.pricing import PricedModel
 
@@ -29,7 +30,7 @@ MAX_TOKENS = 8
 
 async def measure(base_url: str, model_name: str, calls: int) -> dict[str, list[float]]:
     raw = AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0, timeout=120)
-    harness = PricedModel(OpenAIModel(model_name, base_url=base_url), None)
+    harness = PricedModel(CappedModel(OpenAIModel(model_name, base_url=base_url), 1), None)
 
     async def raw_call() -> str:
         reply = await raw.completions.create(

@@ -1,4 +1,4 @@
-"""`python -m rlm_bench`: run suites, list what is available, inspect samples, redraw figures.
+"""`python -m rlm_bench`: run suites, list and inspect tasks, draw figures, serve the model.
 
 Every user mistake ends as one line on stderr and exit code 2; finished samples are on disk
 before any error can happen, so nothing is lost.
@@ -30,7 +30,8 @@ from rlm_bench.suites import (
 
 EXIT_USAGE = 2
 RESUME_FIXED = (
-    "suite", "model", "tasks", "depths", "lengths", "samples", "solvers", "seed", "out",
+    "suite", "model", "sub_model", "tasks", "depths", "lengths", "samples", "solvers", "seed",
+    "out",
 )  # fmt: skip
 """What a resumed run takes from its run.json and must not be told again."""
 
@@ -63,6 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
         "transformers serve), e.g. http://127.0.0.1:8000/v1; default $OPENAI_BASE_URL",
     )
     run.add_argument(
+        "--sub-model",
+        help="the model REPL solvers hand llm_query to (a model spec; default: --model)",
+    )
+    run.add_argument(
         "--no-cache", action="store_true", help="call the model even for prompts it has answered"
     )
     run.add_argument(
@@ -83,7 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated suite labels or specs, e.g. direct,recursive:depth=3",
     )
     run.add_argument("--seed", type=int)
-    run.add_argument("--concurrency", type=int, help="cells in flight at once")
+    run.add_argument(
+        "--concurrency",
+        type=int,
+        help="model calls (and samples) in flight at once; 1 keeps server queueing out of latency",
+    )
     run.add_argument("--out", type=Path, help="run folder (default results/<suite>-<time>)")
     run.add_argument("--resume", type=Path, metavar="DIR", help="finish the run in DIR")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -119,6 +128,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     plot = sub.add_parser("plot", help="redraw a run folder's figures")
     plot.add_argument("run_dir", type=Path)
+
+    serve = sub.add_parser(
+        "serve", help="serve the embedded model on an OpenAI-compatible API (transformers serve)"
+    )
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--continuous-batching",
+        action="store_true",
+        help="batch calls in flight together (faster under load; greedy answers may differ)",
+    )
     return parser
 
 
@@ -143,12 +163,14 @@ def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
         changes["model"] = args.model
     if args.base_url:
         changes["model_options"] = {**suite.model_options, "base_url": args.base_url}
+    if args.sub_model:
+        changes["sub_model"] = args.sub_model
     return dataclasses.replace(suite, **changes)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rlm_bench.evaluation.runner import make_tasks, run_suite
-    from rlm_bench.models.setup import open_model
+    from rlm_bench.models.setup import open_model, open_sub_model
     from rlm_bench.solvers import make_solver
     from rlm_bench.suites import suite_from_dict
 
@@ -156,7 +178,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         fixed = [name for name in RESUME_FIXED if getattr(args, name) is not None]
         if fixed:
             raise UserError(
-                f"--resume takes the suite from {args.resume / 'run.json'}; drop --{fixed[0]}"
+                f"--resume takes the suite from {args.resume / 'run.json'}; "
+                f"drop --{fixed[0].replace('_', '-')}"
             )
         info = RunStore(args.resume).read_run_info()
         suite = suite_from_dict(info["suite"], str(args.resume / "run.json"))
@@ -176,10 +199,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.no_cache:
         suite = dataclasses.replace(suite, cache=False)
     model = open_model(suite)
+    sub_model = open_sub_model(suite)
     try:
         rows = run_suite(
-            suite, model, folder, resume=bool(args.resume), progress=not args.no_progress
-        )
+            suite, model, folder, resume=bool(args.resume), progress=not args.no_progress,
+            sub_model=sub_model,
+        )  # fmt: skip
     except KeyboardInterrupt:
         print(
             f"interrupted: finished samples are in {folder}; continue with "
@@ -274,6 +299,13 @@ def cmd_tasks_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rlm_bench.models.serving import serve
+
+    serve(args.host, args.port, continuous_batching=args.continuous_batching)
+    return 0
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     store = RunStore(args.run_dir)
     info = store.read_run_info()
@@ -297,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             if args.tasks_command == "export":
                 return cmd_tasks_export(args)
             return cmd_tasks_sample(args)
+        if args.command == "serve":
+            return cmd_serve(args)
         return cmd_plot(args)
     except UserError as exc:
         print(f"rlm_bench: error: {exc}", file=sys.stderr)

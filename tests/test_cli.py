@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 
@@ -262,3 +263,38 @@ def test_a_suite_survives_the_round_trip_through_run_json():
     for name in ("context_rot", "full", "smoke"):
         suite = load_suite(name)
         assert suite_from_dict(suite.to_dict(), "run.json") == suite
+
+
+def test_serve_on_a_taken_port_is_one_line_before_any_model_loads(capsys):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"rlm_bench: error: cannot serve on 127.0.0.1:{port}: Address already in use\n"
+
+
+def test_repl_solvers_run_through_the_cli_with_a_sub_model(capsys, tmp_path):
+    """The oracle double never writes code, so every REPL trajectory runs out of turns and is
+    answered by the last call; the run records the sub-model it was given."""
+    import tests.doubles  # noqa: F401  (registers the `scripted` backend)
+
+    out = tmp_path / "run"
+    code, stdout, err = run_cli(capsys, "run", "--suite", "smoke", "--model", "scripted",
+                                "--sub-model", "scripted", "--solvers",
+                                "repl:max_iterations=2,repl_no_subcalls:max_iterations=2",
+                                "--lengths", "512", "--samples", "1", "--out", str(out),
+                                "--no-progress")  # fmt: skip
+    assert code == 0, err
+    rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(rows) == 4 and all(r["error"] is None for r in rows)
+    assert all(r["calls"] == 3 for r in rows)  # two turns, then the call that asks for it
+    traces = [json.loads(line) for line in (out / "traces.jsonl").read_text().splitlines()]
+    assert {t["notes"]["final"] for t in traces} == {"out_of_turns"}
+    info = json.loads((out / "run.json").read_text())
+    assert info["suite"]["sub_model"] == "scripted" and info["sub_model"]["backend"] == "scripted"
+    assert "repl_max_iterations2" in stdout
+
+
+def test_resume_refuses_a_new_sub_model(capsys, tmp_path):
+    expect_usage_error(capsys, "run", "--resume", str(tmp_path), "--sub-model", "embedded",
+                       says="drop --sub-model")  # fmt: skip

@@ -2,21 +2,16 @@
 
 Fast tests talk to `ScriptedServer`, a stdlib HTTP server in a thread that plays back scripted
 answers (429s, 5xx, hangs), to test retries, timeouts and `check()` over real HTTP. The slow tests
-start a real `transformers serve` on the embedded model's checkpoint and compare it with the
-embedded backend.
+start a real `transformers serve` (through `python -m rlm_bench serve`) on the embedded
+checkpoint and compare it with the embedded backend.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
-import socket
-import subprocess
 import threading
 import time
-import urllib.request
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,7 +21,9 @@ import openai
 import pytest
 
 from rlm_bench.errors import UserError
-from rlm_bench.models.checkpoint import default_gguf, ensure_checkpoint, ensure_tokenizer
+from rlm_bench.models import serving
+from rlm_bench.models.capping import CappedModel
+from rlm_bench.models.checkpoint import default_gguf, ensure_tokenizer
 from rlm_bench.models.openai_backend import (
     OpenAIModel,
     TiktokenTokenizer,
@@ -34,6 +31,7 @@ from rlm_bench.models.openai_backend import (
     retry_after_s,
 )
 from rlm_bench.models.retrying import AttemptTimeout, RetryPolicy
+from rlm_bench.models.served_process import free_port, served_embedded_model
 from rlm_bench.solvers.prompts import ANSWER_STOP, build_prompt
 from rlm_bench.tasks import get_task
 
@@ -164,12 +162,6 @@ def local_model(server: ScriptedServer, **kwargs) -> OpenAIModel:
     return OpenAIModel("m", base_url=server.base_url, **kwargs)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 # --- retries and timeouts through the real SDK ----------------------------------------------
 
 
@@ -237,9 +229,9 @@ def test_tokens_are_counted_when_the_server_reports_no_usage():
     assert completion.completion_tokens == 4
 
 
-def test_concurrency_is_capped_per_backend():
+def test_the_runs_concurrency_caps_requests_in_flight_at_the_server():
     with ScriptedServer(*[("slow", 0.15)] * 6) as server:
-        model = local_model(server, concurrency=2)
+        model = CappedModel(local_model(server), 2)
 
         async def six_calls():
             return await asyncio.gather(*(model.complete(f"q{i}") for i in range(6)))
@@ -376,13 +368,33 @@ def test_describe_names_the_server_but_never_the_key():
     assert "sk-secret" not in json.dumps(info) and "pw" not in json.dumps(info)
 
 
+@pytest.mark.parametrize(
+    ("model", "base_url", "endpoint"),
+    [
+        ("gpt-4o-mini", None, "chat"),
+        ("gpt-5", "https://api.openai.com/v1", "chat"),
+        ("gpt-3.5-turbo-instruct", None, "completions"),
+        ("davinci-002", None, "completions"),
+        ("gpt-4o-mini", "http://127.0.0.1:9/v1", "completions"),
+        ("meta-llama/Llama-3.1-8B", "http://gpu-box:8000/v1", "completions"),
+    ],
+)
+def test_the_default_endpoint_is_chat_on_openai_and_completions_elsewhere(
+    model, base_url, endpoint, monkeypatch
+):
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert OpenAIModel(model, base_url=base_url, api_key="sk-test").endpoint == endpoint
+    forced = "completions" if endpoint == "chat" else "chat"
+    assert OpenAIModel(model, base_url=base_url, endpoint=forced).endpoint == forced
+
+
 def test_openai_from_spec_types_options():
     model = openai_from_spec(
         "gpt-4o-mini",
-        {"base_url": "http://127.0.0.1:9/v1", "concurrency": "3", "max_retries": 2,
-         "timeout_s": "10", "endpoint": "chat"},
+        {"base_url": "http://127.0.0.1:9/v1", "max_retries": 2, "timeout_s": "10",
+         "endpoint": "chat", "context_window": "4096"},
     )  # fmt: skip
-    assert (model.concurrency, model.endpoint) == (3, "chat")
+    assert (model.context_window, model.endpoint) == (4096, "chat")
     assert (model.retry.max_attempts, model.retry.timeout_s) == (3, 10.0)
 
 
@@ -392,7 +404,8 @@ def test_openai_from_spec_types_options():
         ("", {}, "needs a model name"),
         ("m", {"api_key": "sk"}, "OPENAI_API_KEY, not in model options"),
         ("m", {"temperature": 1}, "does not take temperature"),
-        ("m", {"concurrency": "many"}, "concurrency: 'many' is not a int"),
+        ("m", {"context_window": "many"}, "context_window: 'many' is not a int"),
+        ("m", {"concurrency": 4}, "does not take concurrency"),
         ("m", {"endpoint": "responses"}, "endpoint must be"),
         ("m", {"max_retries": -1}, "max_attempts must be at least 1"),
     ],
@@ -410,82 +423,21 @@ def test_retry_after_forms():
     assert retry_after_s(httpx2.Headers({})) is None
 
 
-# --- a real server: transformers serve on the embedded model's checkpoint --------------------
-
-GEMMA_TURNS = (
-    "{{ bos_token }}{% for message in messages %}<start_of_turn>"
-    "{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
-    "{{ message['content'] | trim }}<end_of_turn>\n{% endfor %}"
-    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
-)
+# --- a real server: `python -m rlm_bench serve` (transformers serve) ---------------------------
 
 
 @pytest.fixture(scope="module")
-def served_folder(tmp_path_factory) -> Path:
-    """The embedded checkpoint, linked file by file, plus Gemma's turn template: the GGUF of the
-    base model carries no chat template, and without one `/v1/chat/completions` answers 500."""
-    checkpoint = ensure_checkpoint(default_gguf())
-    folder = tmp_path_factory.mktemp("served")
-    for file in checkpoint.iterdir():
-        (folder / file.name).symlink_to(file)
-    (folder / "chat_template.jinja").write_text(GEMMA_TURNS)
-    return folder
+def served_folder() -> Path:
+    return serving.served_folder()
 
 
 @pytest.fixture(scope="module")
 def server(served_folder, tmp_path_factory):
-    """`transformers serve` in its own process group, stopped by its id (with any children)."""
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "stderr.log"
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            [transformers_cli(), "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--dtype", "bfloat16", str(served_folder)],
-            stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-        )  # fmt: skip
-    try:
-        wait_healthy(proc, f"http://127.0.0.1:{port}", log, deadline_s=120)
-        base_url = f"http://127.0.0.1:{port}/v1"
+    with served_embedded_model(log=log) as base_url:
         # The first request pays a one-off warm-up (about 10 s here); keep it out of the tests.
         asyncio.run(OpenAIModel(str(served_folder), base_url=base_url).complete("Hi", max_tokens=1))
         yield base_url
-    finally:
-        stop_group(proc)
-
-
-def transformers_cli() -> str:
-    import sys
-
-    return str(Path(sys.executable).with_name("transformers"))
-
-
-def wait_healthy(proc: subprocess.Popen, url: str, log: Path, deadline_s: float) -> None:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"transformers serve exited ({proc.returncode}):\n{tail(log)}")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    pytest.fail(f"transformers serve not healthy after {deadline_s} s:\n{tail(log)}")
-
-
-def tail(log: Path, lines: int = 30) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-
-
-def stop_group(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=15)
 
 
 def served(folder: Path, base_url: str, **kwargs) -> OpenAIModel:
@@ -531,9 +483,8 @@ def test_real_server_unknown_model_fails_the_check(server, served_folder):
 
 @pytest.mark.slow
 def test_real_server_greedy_text_equals_the_embedded_model(server, served_folder, embedded_model):
-    """Same checkpoint, same dtype (bfloat16), both greedy: the server runs transformers' SDPA
-    attention and the embedded model its blockwise local attention, and on these prompts their
-    texts and token counts agree exactly."""
+    """Same checkpoint, same dtype (bfloat16), same attention kernel, both greedy: texts and
+    token counts agree exactly."""
     tok = embedded_model.tokenizer
     prompts = [("The capital of France is", 24, ())]
     for name in ("niah_single", "variable_tracking"):

@@ -1,4 +1,4 @@
-"""The real embedded model (Gemma 3 270M on the CPU). Slow: about two minutes in all."""
+"""The real embedded model (Gemma 3 270M on the CPU). Slow: about six minutes in all."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def test_smoke_suite_on_the_real_model(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "accuracy" in proc.stdout and f"run folder: {out}" in proc.stdout
     rows = read_jsonl(out / "samples.jsonl")
-    assert len(rows) == 2 * 2 * 2 * 3  # tasks x lengths x samples x solvers
+    assert len(rows) == 2 * 2 * 2 * 5  # tasks x lengths x samples x solvers
     assert all(r["error"] is None and 0.0 <= r["score"] <= 1.0 for r in rows)
     assert all(r["calls"] >= 1 and r["prompt_tokens"] > r["length"] for r in rows)
     found = [r for r in rows if r["task"] == "niah_single" and r["solver"] == "direct"]
@@ -37,7 +37,14 @@ def test_smoke_suite_on_the_real_model(tmp_path):
     info = json.loads((out / "run.json").read_text())
     assert info["model"]["backend"] == "embedded" and info["model"]["context_window"] == 32768
     summary = json.loads((out / "summary.json").read_text())["rows"]
-    assert len(summary) == 2 * 3 * 2
+    assert len(summary) == 2 * 5 * 2
+    # Whatever the base model writes in the REPL, every trajectory ends scored: an answer, or
+    # the out-of-turns call's (wrong) one; its blocks ran in the sandbox.
+    traces = {(t["sample_id"], t["solver"]): t for t in read_jsonl(out / "traces.jsonl")}
+    repl = [t for (_, solver), t in traces.items() if solver.startswith("repl")]
+    assert len(repl) == 2 * 2 * 2 * 2
+    assert all(t["notes"]["final"] != "none" or t["notes"]["iterations"] == 3 for t in repl)
+    assert any(n["kind"] == "exec" for t in repl for n in t["nodes"])
     png = out / "figures" / "accuracy_vs_length.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
 
@@ -85,3 +92,16 @@ def test_every_task_family_runs_on_the_real_model(tmp_path):
     assert all(r["prompt_tokens"] > r["length"] for r in rows)
     answered = [r for r in rows if r["prediction"] is not None]
     assert len(answered) >= 0.75 * len(rows)  # prompts lead the base model to parseable answers
+
+
+def test_a_stop_string_of_several_tokens_ends_generation_early(embedded_model):
+    """A REPL reply stops where its block closes ("\n```\n", several tokens), instead of running
+    on to max_tokens and being cut afterwards."""
+    import asyncio
+
+    block = "```repl\nprint(len(context))\n```\n"
+    completion = asyncio.run(
+        embedded_model.complete(block * 6 + "```repl\n", max_tokens=64, stop=("\n```\n",))
+    )
+    assert completion.completion_tokens < 20 and "```" not in completion.text
+    assert completion.text.startswith("print(")

@@ -19,7 +19,7 @@ from rlm_bench.evaluation.metrics import call_totals, summarize
 from rlm_bench.evaluation.provenance import git_commit, now, versions
 from rlm_bench.evaluation.store import RunStore
 from rlm_bench.models.base import Model
-from rlm_bench.solvers import Result, Solver, make_solver
+from rlm_bench.solvers import Result, Solver, UsesSubModel, make_solver
 from rlm_bench.suites import Suite
 from rlm_bench.tasks import TASKS, Sample, Task
 from rlm_bench.tokens import Tokenizer
@@ -142,12 +142,23 @@ async def run_cells(
 
 
 def run_suite(
-    suite: Suite, model: Model, folder: Path, *, resume: bool, progress: bool = True
+    suite: Suite,
+    model: Model,
+    folder: Path,
+    *,
+    resume: bool,
+    progress: bool = True,
+    sub_model: Model | None = None,
 ) -> list[dict[str, Any]]:
-    """Run (or finish) `suite` into `folder` and return the summary rows."""
+    """Run (or finish) `suite` into `folder` and return the summary rows. `sub_model` goes to
+    the solvers that hand sub-calls to a second model."""
     store = RunStore(folder)
     tasks = make_tasks(suite, model.tokenizer)
     solvers = {s.label: make_solver(s.solver, s.params) for s in suite.solvers}
+    if sub_model is not None:
+        for solver in solvers.values():
+            if isinstance(solver, UsesSubModel):
+                solver.use_sub_model(sub_model)
     if resume:
         info = store.read_run_info()
         done = store.recover()
@@ -155,6 +166,7 @@ def run_suite(
         info = {
             "suite": suite.to_dict(),
             "model": model.describe(),
+            "sub_model": sub_model.describe() if sub_model is not None else None,
             "seed": suite.seed,
             "versions": versions(),
             "git_commit": git_commit(),

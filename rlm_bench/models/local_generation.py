@@ -73,6 +73,7 @@ class LocalModel:
                 do_sample=False,
                 eos_token_id=[*_end_ids(hf, model), *self._stop_token_ids(stop)],
                 pad_token_id=hf.pad_token_id if hf.pad_token_id is not None else hf.eos_token_id,
+                stopping_criteria=_stop_on_text(hf, inputs["input_ids"].shape[1], stop),
             )
         new_ids = out[0, inputs["input_ids"].shape[1] :].tolist()
         text = cut_at_stop(hf.decode(new_ids, skip_special_tokens=True), stop)
@@ -94,6 +95,26 @@ class LocalModel:
                 i for token, i in vocab.items() if any(s in token for s in stop)
             )
         return self._stop_ids[stop]
+
+
+def _stop_on_text(hf, prompt_length: int, stop: tuple[str, ...]):
+    """Stop strings that span several tokens (a REPL turn ends at "\n### REPL output"): no one
+    token holds them, so the token ids above never fire, and a reply would run to
+    `max_tokens` before being cut. This decodes the new tokens at each step and stops once a
+    stop string is in them: microseconds a step, against a forward pass each wasted token."""
+    from transformers import StoppingCriteria, StoppingCriteriaList
+
+    long_stops = tuple(s for s in stop if len(s) > 1)
+
+    class StopOnText(StoppingCriteria):
+        def __call__(self, input_ids, scores, **kwargs):
+            import torch
+
+            text = hf.decode(input_ids[0, prompt_length:], skip_special_tokens=True)
+            done = any(s in text for s in long_stops)
+            return torch.full((input_ids.shape[0],), done, dtype=torch.bool)
+
+    return StoppingCriteriaList([StopOnText()] if long_stops else [])
 
 
 def _end_ids(hf, model) -> list[int]:

@@ -63,6 +63,17 @@ CONTEXT_WINDOWS = {
 dated snapshot like `gpt-4o-2024-08-06` inherits its family's window)."""
 
 Endpoint = Literal["completions", "chat"]
+LEGACY_COMPLETION_MODELS = ("gpt-3.5-turbo-instruct", "davinci-002", "babbage-002")
+"""The only models OpenAI's own API still serves on `/completions`."""
+
+
+def default_endpoint(model: str, on_openai: bool) -> Endpoint:
+    """OpenAI's chat models answer only on `/chat/completions`; a self-hosted server is most
+    often asked to continue a prompt for a base model, the way RULER prompts one, and a base
+    model may have no chat template at all. `endpoint=` overrides either choice."""
+    if on_openai and not model.startswith(LEGACY_COMPLETION_MODELS):
+        return "chat"
+    return "completions"
 
 
 @dataclass(frozen=True)
@@ -74,9 +85,8 @@ class _Reply:
 
 
 class OpenAIModel:
-    """One model on one server. Calls share a client and a semaphore of `concurrency` slots;
-    a call holds its slot through its retries, so a rate-limited backend slows down rather than
-    letting waiting calls pile more requests onto it."""
+    """One model on one server; calls share one client per event loop. How many calls are in
+    flight at once is capped outside, for every backend alike (`capping.py`)."""
 
     def __init__(
         self,
@@ -84,23 +94,19 @@ class OpenAIModel:
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        endpoint: Endpoint = "completions",
+        endpoint: Endpoint | None = None,
         context_window: int | None = None,
         tokenizer: str | None = None,
-        concurrency: int = 8,
         retry: RetryPolicy | None = None,
     ) -> None:
-        if endpoint not in ("completions", "chat"):
+        if endpoint not in (None, "completions", "chat"):
             raise UserError(f"endpoint must be 'completions' or 'chat' (got {endpoint!r})")
-        if concurrency < 1:
-            raise UserError(f"concurrency must be at least 1 (got {concurrency})")
         self.model = self.name = model
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip(
             "/"
         )
         self._api_key = api_key or os.environ.get("OPENAI_API_KEY") or None
-        self.endpoint: Endpoint = endpoint
-        self.concurrency = concurrency
+        self.endpoint: Endpoint = endpoint or default_endpoint(model, self.needs_key)
         self.retry = retry or RetryPolicy()
         self._tokenizer_folder = _tokenizer_folder(tokenizer, model)
         self._given_context_window = context_window
@@ -150,7 +156,6 @@ class OpenAIModel:
             "endpoint": self.endpoint,
             "context_window": self.context_window,
             "tokenizer": self.tokenizer_name,
-            "concurrency": self.concurrency,
             "retry": asdict(self.retry),
         }
 
@@ -159,13 +164,12 @@ class OpenAIModel:
     async def complete(
         self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
     ) -> Completion:
-        client, slots = await self._bound()
-        async with slots:
-            reply, retries = await call_with_retries(
-                lambda: self._request(client, prompt, max_tokens, stop),
-                self.retry,
-                classify_openai_error,
-            )
+        client = await self._bound()
+        reply, retries = await call_with_retries(
+            lambda: self._request(client, prompt, max_tokens, stop),
+            self.retry,
+            classify_openai_error,
+        )
         return self._completion(reply, prompt, stop, retries)
 
     async def check(self) -> None:
@@ -190,19 +194,18 @@ class OpenAIModel:
             await client.close()
 
     async def _bound(self):
-        """The client and semaphore of the running event loop. A CLI that checks the model in one
-        `asyncio.run` and runs the suite in another would otherwise reuse connections (and a
-        semaphore) bound to a closed loop. The client is closed when its loop shuts down, while
+        """The client of the running event loop. A CLI that checks the model in one
+        `asyncio.run` and runs the suite in another would otherwise reuse connections bound to
+        a closed loop. The client is closed when its loop shuts down, while
         that loop still runs: left to the garbage collector, the SDK closes it from whatever
         loop runs then, which fails with "Event loop is closed"."""
         loop = asyncio.get_running_loop()
         if self._loop is not loop:
             self._client = self._new_client(timeout=self.retry.timeout_s + 1.0)
-            self._slots = asyncio.Semaphore(self.concurrency)
             self._loop = loop
             self._closer = _close_at_loop_shutdown(self._client)
             await anext(self._closer)
-        return self._client, self._slots
+        return self._client
 
     def _new_client(self, timeout: float):
         """The SDK timeout is a backstop a little past ours: `call_with_retries` times attempts
@@ -446,7 +449,6 @@ MODEL_OPTIONS: dict[str, type] = {
     "endpoint": str,
     "context_window": int,
     "tokenizer": str,
-    "concurrency": int,
 }
 RETRY_OPTIONS: dict[str, type] = {
     "timeout_s": float,

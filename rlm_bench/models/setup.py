@@ -1,4 +1,5 @@
-"""The model a run talks to: the backend, behind the response cache, behind pricing.
+"""The model a run talks to: the backend, behind a cap on calls in flight, behind the response
+cache, behind pricing.
 
 Pricing sits outside the cache so a cached answer is costed with today's prices; the cache sits
 outside the backend so a hit never reaches the network. `check()` runs before the first sample,
@@ -8,10 +9,12 @@ so a missing key or a dead server is one line at the start, not an error in ever
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from rlm_bench.models import load_model
 from rlm_bench.models.base import Model
 from rlm_bench.models.cache import CachedModel, ResponseCache, default_cache_path
+from rlm_bench.models.capping import CappedModel
 from rlm_bench.models.pricing import PricedModel, price_for
 from rlm_bench.suites import Suite
 
@@ -23,6 +26,8 @@ def open_model(suite: Suite, *, check: bool = True) -> Model:
     model = load_model(suite.model, suite.model_options)
     if check:
         asyncio.run(model.check())
+    # Inside the cache, so an answer the cache holds never waits for a slot.
+    model = CappedModel(model, suite.concurrency)
     described = model.describe()
     if suite.cache and described.get("sampling") != "api default":
         # All the backend says of itself (the server's URL too: two servers of one model may
@@ -33,3 +38,11 @@ def open_model(suite: Suite, *, check: bool = True) -> Model:
         key["model"] = model.name
         model = CachedModel(model, ResponseCache(default_cache_path()), key)
     return PricedModel(model, price_for(model.name, suite.pricing))
+
+
+def open_sub_model(suite: Suite, *, check: bool = True) -> Model | None:
+    """The run's second model, opened like the first (same cache, prices and cap)."""
+    if suite.sub_model is None:
+        return None
+    sub = replace(suite, model=suite.sub_model, model_options=suite.sub_model_options)
+    return open_model(sub, check=check)

@@ -6,7 +6,7 @@ from typing import Any
 
 from rlm_bench.errors import UserError
 from rlm_bench.registry import Registry
-from rlm_bench.solvers.base import Result, Solver, Trace, TraceNode
+from rlm_bench.solvers.base import Result, Solver, Trace, TraceNode, UsesSubModel
 
 SOLVERS: Registry[type] = Registry("solver", "rlm_bench.solvers")
 
@@ -19,6 +19,6 @@ def make_solver(name: str, params: dict[str, Any]) -> Solver:
         raise UserError(f"solver {name!r}: bad parameters {params}: {exc}") from None
 
 
-from rlm_bench.solvers import direct, recursive  # noqa: E402,F401  (registers the built-ins)
+from rlm_bench.solvers import direct, recursive, repl  # noqa: E402,F401  (registers the built-ins)
 
-__all__ = ["SOLVERS", "Result", "Solver", "Trace", "TraceNode", "make_solver"]
+__all__ = ["SOLVERS", "Result", "Solver", "Trace", "TraceNode", "UsesSubModel", "make_solver"]

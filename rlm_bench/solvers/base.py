@@ -7,12 +7,14 @@ context record it, so the evaluator can score intermediate answers with the task
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from rlm_bench.models.base import Completion, Model
 from rlm_bench.tasks.base import Sample
 
-NodeKind = Literal["call", "aggregate"]
+NodeKind = Literal["call", "aggregate", "exec"]
+"""`call`: one model call; `aggregate`: partial answers combined by a rule (no model);
+`exec`: one code block run in a REPL (`code`, its `output`, `error`, `latency_s` its time)."""
 
 
 @dataclass
@@ -30,6 +32,8 @@ class TraceNode:
     cost_usd: float = 0.0
     cached: bool = False
     retries: int = 0
+    code: str | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -85,3 +89,10 @@ class Solver(Protocol):
     name: str
 
     async def solve(self, sample: Sample, model: Model) -> Result: ...
+
+
+@runtime_checkable
+class UsesSubModel(Protocol):
+    """A solver that hands sub-calls to a second model (`--sub-model`) when the run has one."""
+
+    def use_sub_model(self, model: Model) -> None: ...

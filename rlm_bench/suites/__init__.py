@@ -44,14 +44,18 @@ class Suite:
     seed: int = 0
     model: str = "embedded"
     model_options: dict[str, Any] = field(default_factory=dict)
-    """Backend settings: `base_url`, `endpoint`, `context_window`, `tokenizer`, `concurrency`,
-    `timeout_s`, `max_retries` (those a backend does not take are an error naming them)."""
+    """Backend settings: `base_url`, `endpoint`, `context_window`, `tokenizer`, `timeout_s`,
+    `max_retries` (those a backend does not take are an error naming them)."""
     pricing: dict[str, Any] = field(default_factory=dict)
     """USD per million tokens by model name, `{name: {prompt: P, completion: C}}`, over the
     built-in table."""
     cache: bool = True
     """Serve repeated (temperature-0) calls from the SQLite response cache."""
+    sub_model: str | None = None
+    """The model REPL solvers hand `llm_query` to (a model spec); the run's model when unset."""
+    sub_model_options: dict[str, Any] = field(default_factory=dict)
     concurrency: int = 2
+    """Model calls in flight at once (for every backend), and samples in progress."""
     depths: list[float] | None = None
     """Needle depths (fractions of the haystack) cycled over the samples of every needle task."""
     description: str = ""
@@ -186,6 +190,10 @@ def suite_from_dict(data: Any, source: str) -> Suite:
         model_options=_expect(data.get("model_options", {}), dict, where("model_options")),
         pricing=_expect(data.get("pricing", {}), dict, where("pricing")),
         cache=_expect(data.get("cache", True), bool, where("cache")),
+        sub_model=_optional_str(data.get("sub_model"), where("sub_model")),
+        sub_model_options=_expect(
+            data.get("sub_model_options", {}), dict, where("sub_model_options")
+        ),
         concurrency=_expect(data.get("concurrency", 2), int, where("concurrency")),
         depths=None if depths is None else parse_depths(depths, where("depths")),
         description=str(data.get("description", "")),
@@ -195,6 +203,10 @@ def suite_from_dict(data: Any, source: str) -> Suite:
     if suite.samples < 1 or suite.concurrency < 1:
         raise UserError(f"suite {source}: samples and concurrency must be at least 1")
     return suite
+
+
+def _optional_str(value: Any, where: str) -> str | None:
+    return None if value is None else _expect(value, str, where)
 
 
 def load_suite(name_or_path: str) -> Suite:

@@ -1,0 +1,67 @@
+"""The run's `concurrency` caps model calls in flight, for every backend, around a scripted model
+(a test double) that records how many of its calls overlap."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+import pytest
+
+from rlm_bench.errors import UserError
+from rlm_bench.models.capping import CappedModel
+from rlm_bench.models.setup import open_model
+from rlm_bench.suites import load_suite
+from tests.doubles import ScriptedModel
+
+
+class Overlapping(ScriptedModel):
+    """A scripted model that notes the most calls it ever had in flight at once."""
+
+    def __init__(self, tokenizer) -> None:
+        super().__init__(tokenizer, reply=lambda prompt: " 7", delay_s=0.02)
+        self.in_flight = self.most_in_flight = 0
+
+    async def complete(self, prompt, *, max_tokens=16, stop=()):
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            return await super().complete(prompt, max_tokens=max_tokens, stop=stop)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_no_more_calls_than_slots_are_in_flight(tokenizer, slots):
+    inner = Overlapping(tokenizer)
+    model = CappedModel(inner, slots)
+
+    async def many():
+        return await asyncio.gather(*(model.complete(f"q{i}") for i in range(10)))
+
+    assert [c.text for c in asyncio.run(many())] == [" 7"] * 10
+    assert inner.most_in_flight == slots
+
+
+def test_the_cap_survives_successive_event_loops(tokenizer):
+    """The CLI checks a model in one `asyncio.run` and runs the suite in another."""
+    inner = Overlapping(tokenizer)
+    model = CappedModel(inner, 2)
+    for _ in range(2):
+
+        async def some():
+            return await asyncio.gather(*(model.complete("q") for _ in range(4)))
+
+        assert len(asyncio.run(some())) == 4
+    assert inner.most_in_flight == 2
+
+
+@pytest.mark.parametrize("slots", [0, -1, 1.5, True])
+def test_a_cap_below_one_is_a_user_error(tokenizer, slots):
+    with pytest.raises(UserError, match="concurrency must be a whole number of at least 1"):
+        CappedModel(ScriptedModel(tokenizer), slots)
+
+
+def test_the_run_model_is_capped_by_the_suites_concurrency_and_says_so():
+    model = open_model(replace(load_suite("smoke"), model="scripted", concurrency=3))
+    assert model.describe()["concurrency"] == 3
