@@ -6,5 +6,10 @@ def first_line(text: str) -> str:
     return text.strip().splitlines()[0] if text.strip() else ""
 
 
+def exception_line(exc: BaseException) -> str:
+    """An exception in one line: its message's first line, or its type when it has none."""
+    return first_line(str(exc)) or type(exc).__name__
+
+
 class UserError(Exception):
     """Bad input from the user: a suite field, a flag, an unknown name, a missing file."""

@@ -31,6 +31,7 @@ from typing import Any
 from rlm_bench.errors import UserError
 from rlm_bench.models.base import Completion
 from rlm_bench.models.local_generation import cut_at_stop
+from rlm_bench.models.options import check_options
 from rlm_bench.models.retrying import (
     NO_RETRY,
     RetryDecision,
@@ -359,13 +360,7 @@ def anthropic_from_spec(arg: str, options: dict[str, Any]) -> AnthropicModel:
         "max_attempts": int,
         "thinking_headroom": int,
     }
-    for key, value in options.items():
-        if key not in known:
-            raise UserError(
-                f"the anthropic backend has no model option {key!r} (it takes {', '.join(known)})"
-            )
-        if not isinstance(value, known[key]) or isinstance(value, bool):
-            raise UserError(f"anthropic model option {key} has the wrong type: {value!r}")
+    check_options("anthropic", options, known)
     if options.get("tokenizer", "auto") not in ("auto", "o200k_base", "embedded"):
         raise UserError("anthropic model option tokenizer must be auto, o200k_base or embedded")
     try:

@@ -16,10 +16,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from rlm_bench.errors import UserError
+from rlm_bench.errors import UserError, exception_line
 from rlm_bench.models.checkpoint import ensure_checkpoint, ensure_tokenizer
 from rlm_bench.models.hf_tokenizer import HFTokenizer
 from rlm_bench.models.local_generation import LocalModel, pick_device, pick_dtype
+from rlm_bench.models.options import check_options
 
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
@@ -119,7 +120,7 @@ class HFModel(LocalModel):
                 str(self.folder), dtype=self.dtype, attn_implementation=attn
             )
         except (OSError, ValueError) as exc:
-            raise UserError(f"hf: cannot load {self.source}: {_first_line(exc)}") from None
+            raise UserError(f"hf: cannot load {self.source}: {exception_line(exc)}") from None
         return model.to(self.device).eval()
 
     async def check(self) -> None:
@@ -171,7 +172,7 @@ def download(repo_id: str, revision: str | None) -> Path:
     except (OSError, ValueError) as exc:
         raise UserError(
             f"hf: {repo_id!r} is not a local path and could not be fetched from the Hugging Face "
-            f"Hub: {_first_line(exc)}"
+            f"Hub: {exception_line(exc)}"
         ) from None
 
 
@@ -179,10 +180,6 @@ def _default_name(kind: str, path: Path, source: str) -> str:
     if kind == "hub":
         return source
     return path.stem if kind == "gguf" else path.resolve().name
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def hf_from_spec(arg: str, options: dict[str, Any]) -> HFModel:
@@ -196,14 +193,7 @@ def hf_from_spec(arg: str, options: dict[str, Any]) -> HFModel:
         "context_window": int,
         "name": str,
     }
-    for key, value in options.items():
-        if key not in known:
-            raise UserError(
-                f"the hf backend has no model option {key!r} (it takes {', '.join(known)})"
-            )
-        if not isinstance(value, known[key]) or isinstance(value, bool):
-            kind = "an integer" if known[key] is int else "a string"
-            raise UserError(f"hf model option {key} must be {kind}: {value!r}")
+    check_options("hf", options, known)
     if options.get("dtype", "auto") not in DTYPES:
         raise UserError(f"hf model option dtype must be one of {', '.join(DTYPES)}")
     device = options.get("device", "auto")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from rlm_bench.errors import UserError, first_line
+from rlm_bench.errors import UserError, exception_line, first_line
 from rlm_bench.models.base import Completion
 from rlm_bench.models.local_generation import cut_at_stop
 from rlm_bench.models.retrying import (
@@ -421,7 +421,7 @@ def _reason(exc: BaseException) -> str:
         exc = exc.__cause__ or exc.__context__
     if isinstance(exc, OSError) and exc.errno:
         return os.strerror(exc.errno)  # "Connection refused", not asyncio's "Connect call failed"
-    return first_line(str(exc)) or type(exc).__name__
+    return exception_line(exc)
 
 
 def _server_message(exc) -> str:
