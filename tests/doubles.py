@@ -52,7 +52,8 @@ def gold_reader(task: Task, sample: Sample) -> Reply:
 
 
 class ScriptedModel:
-    """Replays replies from a function of the prompt; counts tokens with a real tokenizer."""
+    """Replays replies from a function of the prompt; counts tokens with a real tokenizer, and
+    how many of its calls overlap."""
 
     def __init__(
         self,
@@ -67,13 +68,20 @@ class ScriptedModel:
         self.reply = reply
         self.delay_s = delay_s
         self.prompts: list[str] = []
+        self.in_flight = self.most_in_flight = 0
+        """Calls under way now, and the most ever under way at once."""
 
     async def complete(
         self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
     ) -> Completion:
         self.prompts.append(prompt)
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_flight -= 1
         text = self.reply(prompt)
         return Completion(
             text=text,

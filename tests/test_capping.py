@@ -1,5 +1,5 @@
-"""The run's `concurrency` caps model calls in flight, for every backend, around a scripted model
-(a test double) that records how many of its calls overlap."""
+"""The run's `concurrency` caps model calls in flight, for every backend, around the scripted
+model (a test double), which records how many of its calls overlap."""
 
 from __future__ import annotations
 
@@ -15,25 +15,13 @@ from rlm_bench.suites import load_suite
 from tests.doubles import ScriptedModel
 
 
-class Overlapping(ScriptedModel):
-    """A scripted model that notes the most calls it ever had in flight at once."""
-
-    def __init__(self, tokenizer) -> None:
-        super().__init__(tokenizer, reply=lambda prompt: " 7", delay_s=0.02)
-        self.in_flight = self.most_in_flight = 0
-
-    async def complete(self, prompt, *, max_tokens=16, stop=()):
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            return await super().complete(prompt, max_tokens=max_tokens, stop=stop)
-        finally:
-            self.in_flight -= 1
+def overlapping(tokenizer) -> ScriptedModel:
+    return ScriptedModel(tokenizer, reply=lambda prompt: " 7", delay_s=0.02)
 
 
 @pytest.mark.parametrize("slots", [1, 3])
 def test_no_more_calls_than_slots_are_in_flight(tokenizer, slots):
-    inner = Overlapping(tokenizer)
+    inner = overlapping(tokenizer)
     model = CappedModel(inner, slots)
 
     async def many():
@@ -45,7 +33,7 @@ def test_no_more_calls_than_slots_are_in_flight(tokenizer, slots):
 
 def test_the_cap_survives_successive_event_loops(tokenizer):
     """The CLI checks a model in one `asyncio.run` and runs the suite in another."""
-    inner = Overlapping(tokenizer)
+    inner = overlapping(tokenizer)
     model = CappedModel(inner, 2)
     for _ in range(2):
 

@@ -34,15 +34,14 @@ print(replies)
 
 class TrajectoryModel(ScriptedModel):
     """Root prompts (they end with the assistant's turn) get the next scripted reply; any other
-    prompt is a sub-call, answered by `sub_reply` (the oracle reader by default). Records how
-    many sub-calls were ever in flight at once."""
+    prompt is a sub-call, answered by `sub_reply` (the oracle reader by default). Its stops cut
+    the text as a real backend's do."""
 
     def __init__(self, tokenizer, root_replies, sub_reply=oracle_reply, delay_s=0.0):
         super().__init__(tokenizer, reply=self._reply, delay_s=delay_s)
         self.root_replies = list(root_replies)
         self.sub_reply = sub_reply
         self.root_prompts: list[str] = []
-        self.in_flight = self.most_in_flight = 0
 
     def _reply(self, prompt: str) -> str:
         if prompt.endswith("### Assistant\n") or prompt.endswith("FINAL("):
@@ -51,12 +50,7 @@ class TrajectoryModel(ScriptedModel):
         return self.sub_reply(prompt)
 
     async def complete(self, prompt, *, max_tokens=16, stop=()):
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            completion = await super().complete(prompt, max_tokens=max_tokens, stop=stop)
-        finally:
-            self.in_flight -= 1
+        completion = await super().complete(prompt, max_tokens=max_tokens, stop=stop)
         return replace(completion, text=cut_at_stop(completion.text, stop))
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,10 @@ class Repl:
         self.sub_model = model
 
     async def solve(self, sample: Sample, model: Model) -> Result:
-        run = _Run(self, model, self.sub_model or model, sample.context, Trace())
+        run = _Run(
+            self, model, self.sub_model or model, sample.context, Trace(),
+            asyncio.get_running_loop(),
+        )  # fmt: skip
         outcome = await run.trajectory(
             sample.context, sample.actual_length, sample.query.question, 0, None
         )
@@ -144,12 +147,11 @@ class _Run:
     sub_model: Model
     root_context: str
     trace: Trace
-    loop: asyncio.AbstractEventLoop | None = field(default=None)
+    loop: asyncio.AbstractEventLoop
 
     async def trajectory(
         self, context: str, tokens: int, question: str, depth: int, parent: int | None
     ) -> Outcome:
-        self.loop = asyncio.get_running_loop()
         outcome = Outcome()
         finals: list[str] = []
         current_block: list[TraceNode] = []
