@@ -14,10 +14,10 @@ from datetime import datetime
 from pathlib import Path
 
 from rlm_bench.errors import UserError
-from rlm_bench.evaluation.metrics import call_totals, describe_calls, summarize
+from rlm_bench.evaluation.analysis import AnalysisOptions, analyze_folder
+from rlm_bench.evaluation.metrics import describe_calls
 from rlm_bench.evaluation.store import RunStore
-from rlm_bench.evaluation.table import format_table
-from rlm_bench.reporting.figures import accuracy_vs_length
+from rlm_bench.evaluation.summary_text import format_summary
 from rlm_bench.suites import (
     Suite,
     builtin_suites,
@@ -126,8 +126,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--model", help="whose tokenizer measures length (default: the suite's)")
     export.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    plot = sub.add_parser("plot", help="redraw a run folder's figures")
+    plot = sub.add_parser("plot", help="redraw a run folder's figures (and summary.json)")
     plot.add_argument("run_dir", type=Path)
+    plot.add_argument(
+        "--compare", type=Path, nargs="+", default=[], metavar="RUN_DIR",
+        help="other run folders to overlay on the accuracy curves",
+    )  # fmt: skip
+    plot.add_argument("--out", type=Path, help="folder for the figures (default RUN_DIR/figures)")
+    add_analysis_options(plot)
+
+    report = sub.add_parser("report", help="write RUN_DIR/report.md: tables, findings, figures")
+    report.add_argument("run_dir", type=Path)
+    add_analysis_options(report)
 
     serve = sub.add_parser(
         "serve", help="serve the embedded model on an OpenAI-compatible API (transformers serve)"
@@ -140,6 +150,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="batch calls in flight together (faster under load; greedy answers may differ)",
     )
     return parser
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threshold", type=float, default=0.8, metavar="SHARE",
+        help="effective context length: accuracy stays >= SHARE of the shortest length's "
+        "(default 0.8)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--absolute-threshold", type=float, metavar="ACCURACY",
+        help="effective context length at a fixed accuracy instead (RULER uses 0.85)",
+    )  # fmt: skip
+
+
+def analysis_options(args: argparse.Namespace) -> AnalysisOptions:
+    return AnalysisOptions(
+        threshold_relative=args.threshold, threshold_absolute=args.absolute_threshold
+    )
 
 
 def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
@@ -171,6 +199,7 @@ def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
 def cmd_run(args: argparse.Namespace) -> int:
     from rlm_bench.evaluation.runner import make_tasks, run_suite
     from rlm_bench.models.setup import open_model, open_sub_model
+    from rlm_bench.reporting.figures import draw_figures
     from rlm_bench.solvers import make_solver
     from rlm_bench.suites import suite_from_dict
 
@@ -201,7 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     model = open_model(suite)
     sub_model = open_sub_model(suite)
     try:
-        rows = run_suite(
+        analysis = run_suite(
             suite, model, folder, resume=bool(args.resume), progress=not args.no_progress,
             sub_model=sub_model,
         )  # fmt: skip
@@ -212,9 +241,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    accuracy_vs_length(rows, folder / "figures", title=f"{suite.name} on {model.name}")
-    print(format_table(rows))
-    print(f"\n{describe_calls(call_totals(RunStore(folder).samples()))}")
+    draw_figures(analysis, folder / "figures", title=f"{suite.name} on {model.name}")
+    print(format_summary(analysis))
+    print(f"\n{describe_calls(analysis['calls'])}")
     print(f"run folder: {folder}")
     return 0
 
@@ -306,15 +335,47 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_title(folder: Path) -> str:
+    info = RunStore(folder).read_run_info()
+    return f"{info['suite']['name']} on {info['model'].get('name', '?')}"
+
+
+def run_names(folders: list[Path]) -> list[str]:
+    """Legend names for compared runs: the folder name, with its parent when names repeat."""
+    names = [f.resolve().name for f in folders]
+    return [
+        f"{f.resolve().parent.name}/{name}" if names.count(name) > 1 else name
+        for f, name in zip(folders, names, strict=True)
+    ]
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
-    store = RunStore(args.run_dir)
-    info = store.read_run_info()
-    rows = summarize(store.samples())
-    if not rows:
-        raise UserError(f"{args.run_dir} has no finished samples to plot")
-    title = f"{info['suite']['name']} on {info['model'].get('name', '?')}"
-    for path in accuracy_vs_length(rows, args.run_dir / "figures", title=title):
+    from rlm_bench.reporting.figures import draw_comparison, draw_figures
+
+    options = analysis_options(args)
+    folders = [args.run_dir, *args.compare]
+    analyses = [analyze_folder(folder, options) for folder in folders]
+    RunStore(args.run_dir).write_summary(analyses[0])
+    out = args.out or args.run_dir / "figures"
+    paths = draw_figures(analyses[0], out, title=run_title(args.run_dir))
+    if args.compare:
+        paths += draw_comparison(list(zip(run_names(folders), analyses, strict=True)), out)
+    for path in paths:
         print(path)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from rlm_bench.reporting.figures import draw_figures
+    from rlm_bench.reporting.markdown_report import write_report
+
+    analysis = analyze_folder(args.run_dir, analysis_options(args))
+    store = RunStore(args.run_dir)
+    store.write_summary(analysis)
+    figures = draw_figures(analysis, args.run_dir / "figures", title=run_title(args.run_dir))
+    path = write_report(args.run_dir, store.read_run_info(), analysis, figures)
+    print(format_summary(analysis))
+    print(f"\nreport: {path}")
     return 0
 
 
@@ -331,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_tasks_sample(args)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "report":
+            return cmd_report(args)
         return cmd_plot(args)
     except UserError as exc:
         print(f"rlm_bench: error: {exc}", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import pytest
@@ -71,6 +72,8 @@ GOOD = "tasks: [niah_single]\nlengths: [512]\nsolvers: [direct]\n"
             "the embedded backend takes no model options (got base_url)",
         ),
         (["plot", "/no/such/run"], "is not a run folder"),
+        (["report", "/no/such/run"], "is not a run folder"),
+        (["plot", "/no/such/run", "--threshold", "1.5"], "between 0 and 1, not 1.5"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, says):
@@ -298,3 +301,30 @@ def test_repl_solvers_run_through_the_cli_with_a_sub_model(capsys, tmp_path):
 def test_resume_refuses_a_new_sub_model(capsys, tmp_path):
     expect_usage_error(capsys, "run", "--resume", str(tmp_path), "--sub-model", "embedded",
                        says="drop --sub-model")  # fmt: skip
+
+
+def test_report_and_compare_from_run_folders(capsys, tmp_path):
+    import tests.doubles  # noqa: F401  (registers the `scripted` backend)
+
+    argv = ["run", "--suite", "context_rot", "--model", "scripted", "--no-progress",
+            "--lengths", "512,1k", "--samples", "2"]  # fmt: skip
+    for name in ("base", "candidate"):
+        code, _, err = run_cli(capsys, *argv, "--out", str(tmp_path / name))
+        assert code == 0, err
+    base = tmp_path / "base"
+    code, stdout, err = run_cli(capsys, "report", str(base))
+    assert code == 0, err
+    assert "context rot (effective length" in stdout and "direct or recursion?" in stdout
+    report = (base / "report.md").read_text()
+    for heading in ("## Findings", "## Accuracy against context length", "## Cost",
+                    "## Error propagation", "## Failure categories"):  # fmt: skip
+        assert heading in report
+    links = re.findall(r"!\[[^]]*\]\(([^)]+)\)", report)
+    assert "figures/accuracy_vs_length.png" in links
+    assert all((base / link).stat().st_size > 10_000 for link in links)
+    code, stdout, err = run_cli(capsys, "plot", str(base), "--compare", str(tmp_path / "candidate"))
+    assert code == 0, err
+    overlay = base / "figures" / "compare_accuracy_vs_length.png"
+    assert str(overlay) in stdout and overlay.stat().st_size > 10_000
+    expect_usage_error(capsys, "plot", str(base), "--compare", str(tmp_path / "nope"),
+                       says="is not a run folder")  # fmt: skip

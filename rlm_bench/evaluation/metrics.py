@@ -1,26 +1,17 @@
-"""Accuracy with 95% Wilson intervals and mean costs per (task, solver, length)."""
+"""One row per (task, solver, length): accuracy with a 95% interval, exact matches, mean costs,
+costs per correct answer, and why the rest failed."""
 
 from __future__ import annotations
 
-import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from statistics import fmean
 from typing import Any
 
-Z95 = 1.959963984540054
+from rlm_bench.evaluation.failures import failure_of
+from rlm_bench.evaluation.intervals import bootstrap_interval, wilson_interval
 
-
-def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion; with partial credit, `p` is the mean score
-    (an approximation that keeps the interval inside [0, 1] at small n)."""
-    if n == 0:
-        return (0.0, 1.0)
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # The interval holds p in exact arithmetic; clamping keeps rounding (centre - half is
-    # 5.6e-17, not 0, for p = 0 and n = 3) from putting p outside it.
-    return (max(0.0, min(p, centre - half)), min(1.0, max(p, centre + half)))
+COSTS = ("calls", "prompt_tokens", "completion_tokens", "latency_s", "cost_usd")
+"""What `per_correct` divides by the number of correct answers."""
 
 
 def call_totals(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -47,32 +38,58 @@ def describe_calls(totals: dict[str, Any]) -> str:
     return line
 
 
-def summarize(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _cost(row: dict[str, Any], name: str) -> float:
+    # Rows written before a field was recorded (cost, wall time) count it as 0.
+    return row.get(name, 0.0)
+
+
+def summarize(
+    samples: list[dict[str, Any]], *, resamples: int = 2000, seed: int = 0
+) -> list[dict[str, Any]]:
+    """The cell rows of `samples`, sorted by (task, solver, length). A cell whose scores are all
+    0 or 1 gets Wilson's interval; one with partial credit gets a bootstrap of the mean score
+    (`resamples` draws from `seed`), since its scores are not a proportion's trials."""
     groups: dict[tuple[str, str, int], list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
+    for row in samples:
         groups[(row["task"], row["solver"], row["length"])].append(row)
-    out = []
-    for (task, solver, length), group in sorted(groups.items()):
-        n = len(group)
-        accuracy = fmean(r["score"] for r in group)
-        low, high = wilson_interval(accuracy, n)
-        out.append(
-            {
-                "task": task,
-                "solver": solver,
-                "length": length,
-                "n": n,
-                "accuracy": accuracy,
-                "ci_low": low,
-                "ci_high": high,
-                "exact": fmean(1.0 if r["score"] >= 1.0 else 0.0 for r in group),
-                "mean_calls": fmean(r["calls"] for r in group),
-                "mean_prompt_tokens": fmean(r["prompt_tokens"] for r in group),
-                "mean_completion_tokens": fmean(r["completion_tokens"] for r in group),
-                "mean_latency_s": fmean(r["latency_s"] for r in group),
-                "mean_cost_usd": fmean(r.get("cost_usd", 0.0) for r in group),
-                "errors": sum(1 for r in group if r["error"]),
-                "truncated": sum(1 for r in group if r.get("truncated")),
-            }
-        )
-    return out
+    return [
+        {"task": task, "solver": solver, "length": length,
+         **_cell(group, resamples=resamples, seed=seed)}
+        for (task, solver, length), group in sorted(groups.items())
+    ]  # fmt: skip
+
+
+def _cell(group: list[dict[str, Any]], *, resamples: int, seed: int) -> dict[str, Any]:
+    n = len(group)
+    scores = [r["score"] for r in group]
+    accuracy = fmean(scores)
+    if all(s in (0.0, 1.0) for s in scores):
+        method, (low, high) = "wilson", wilson_interval(accuracy, n)
+    else:
+        method = "bootstrap"
+        low, high = bootstrap_interval(scores, resamples=resamples, seed=seed)
+    correct = sum(1 for s in scores if s >= 1.0)
+    exact_low, exact_high = wilson_interval(correct / n, n)
+    totals = {name: sum(_cost(r, name) for r in group) for name in COSTS}
+    failures = Counter(f for f in map(failure_of, group) if f is not None)
+    return {
+        "n": n,
+        "accuracy": accuracy,
+        "ci_low": low,
+        "ci_high": high,
+        "ci_method": method,
+        "exact": correct / n,
+        "exact_ci_low": exact_low,
+        "exact_ci_high": exact_high,
+        "correct": correct,
+        "mean_calls": totals["calls"] / n,
+        "mean_prompt_tokens": totals["prompt_tokens"] / n,
+        "mean_completion_tokens": totals["completion_tokens"] / n,
+        "mean_latency_s": totals["latency_s"] / n,
+        "mean_wall_s": fmean(_cost(r, "wall_s") for r in group),
+        "mean_cost_usd": totals["cost_usd"] / n,
+        "per_correct": {k: v / correct for k, v in totals.items()} if correct else None,
+        "errors": sum(1 for r in group if r["error"]),
+        "truncated": sum(1 for r in group if r.get("truncated")),
+        "failures": dict(sorted(failures.items())),
+    }

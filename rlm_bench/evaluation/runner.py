@@ -14,8 +14,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from rlm_bench.evaluation.analysis import analyze
 from rlm_bench.evaluation.cells import Cell, expand
-from rlm_bench.evaluation.metrics import call_totals, summarize
+from rlm_bench.evaluation.failures import classify_failure
+from rlm_bench.evaluation.node_scoring import annotate
 from rlm_bench.evaluation.provenance import git_commit, now, versions
 from rlm_bench.evaluation.store import RunStore
 from rlm_bench.models.base import Model
@@ -63,6 +65,7 @@ def sample_row(
     error: str | None,
     wall_s: float,
 ) -> dict[str, Any]:
+    """One line of samples.jsonl: the answer, its score and failure category, and its cost."""
     calls = result.trace.calls if result else []
     return {
         "sample_id": sample.sample_id,
@@ -85,6 +88,7 @@ def sample_row(
         "wall_s": round(wall_s, 4),
         "truncated": bool(result and result.truncated),
         "error": error,
+        "failure": classify_failure(score, error, result, sample),
         "metadata": {k: v for k, v in sample.metadata.items() if not isinstance(v, list)},
     }
 
@@ -102,11 +106,13 @@ async def solve_cell(
         error = f"{type(exc).__name__}: {exc}"
         score = 0.0
     row = sample_row(cell, sample, result, score, error, time.perf_counter() - start)
+    nodes = result.trace.to_list() if result else []
+    annotate(nodes, task, sample)
     trace = {
         "sample_id": sample.sample_id,
         "solver": cell.solver,
         "notes": result.notes if result else {},
-        "nodes": result.trace.to_list() if result else [],
+        "nodes": nodes,
     }
     return row, trace
 
@@ -150,8 +156,8 @@ def run_suite(
     progress: bool = True,
     sub_model: Model | None = None,
 ) -> list[dict[str, Any]]:
-    """Run (or finish) `suite` into `folder` and return the summary rows. `sub_model` goes to
-    the solvers that hand sub-calls to a second model."""
+    """Run (or finish) `suite` into `folder` and return its analysis (what summary.json holds).
+    `sub_model` goes to the solvers that hand sub-calls to a second model."""
     store = RunStore(folder)
     tasks = make_tasks(suite, model.tokenizer)
     solvers = {s.label: make_solver(s.solver, s.params) for s in suite.solvers}
@@ -178,8 +184,8 @@ def run_suite(
     todo = [c for c in expand(suite) if (c.sample_id(suite.seed), c.solver) not in done]
     bank = SampleBank(tasks, suite.seed)
     asyncio.run(run_cells(todo, bank, solvers, model, store, suite.concurrency, progress))
-    samples = store.samples()
-    rows = summarize(samples)
-    store.write_summary({"rows": rows, "calls": call_totals(samples)})
-    store.write_run_info({**info, "finished_at": now()})
-    return rows
+    info = {**info, "finished_at": now()}
+    analysis = analyze(store.samples(), store.traces(), info)
+    store.write_summary(analysis)
+    store.write_run_info(info)
+    return analysis

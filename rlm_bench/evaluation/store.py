@@ -14,7 +14,7 @@ from typing import Any
 
 from rlm_bench.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 RUN_FILE = "run.json"
 SAMPLES_FILE = "samples.jsonl"
 TRACES_FILE = "traces.jsonl"
@@ -106,6 +106,8 @@ class RunStore:
     def samples(self) -> list[dict[str, Any]]:
         return read_jsonl(self.samples_path)
 
-    def write_summary(self, summary: dict[str, Any]) -> None:
-        body = {"schema_version": SCHEMA_VERSION, **summary}
-        (self.folder / SUMMARY_FILE).write_text(json.dumps(body, indent=2) + "\n")
+    def traces(self) -> list[dict[str, Any]]:
+        return read_jsonl(self.traces_path)
+
+    def write_summary(self, analysis: dict[str, Any]) -> None:
+        (self.folder / SUMMARY_FILE).write_text(json.dumps(analysis, indent=2) + "\n")

@@ -33,7 +33,12 @@ def format_table(summary_rows: list[dict[str, Any]]) -> str:
             else:
                 cells.append(fmt.format(row[key]))
         lines.append(cells)
-    widths = [max(len(line[i]) for line in lines) for i in range(len(columns))]
+    return format_columns(lines)
+
+
+def format_columns(lines: list[list[str]]) -> str:
+    """Left-aligned columns under a rule; the first line is the header."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     text = [
         "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) for line in lines
     ]

@@ -1,79 +1,57 @@
-"""Figures drawn from summary rows alone, so `plot` can redraw any run folder."""
+"""Every figure of a run, drawn from its analysis dict (summary.json) alone, so `plot` can redraw
+any run folder; and the comparison of several runs.
+
+Each figure is skipped when the analysis lacks what it needs (a summary written before context
+rot, needle depths, failure categories or error propagation were analysed), so an old run folder
+still gets the figures its summary supports.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+from rlm_bench.reporting.accuracy import accuracy_overlay, accuracy_vs_length, threshold_note
+from rlm_bench.reporting.cost import accuracy_vs_cost, cost_vs_length
+from rlm_bench.reporting.heatmap import needle_depth_heatmap
+from rlm_bench.reporting.outcomes import failure_categories
+from rlm_bench.reporting.propagation import error_propagation
+from rlm_bench.reporting.style import solver_styles
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import FixedLocator, NullLocator  # noqa: E402
-
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
-LINESTYLES = ("-", "--", "-.", ":")
-DODGE = 0.06
-"""Horizontal offset between solvers, in log2 units, so equal accuracies do not hide each other."""
+__all__ = ["accuracy_vs_length", "draw_comparison", "draw_figures"]
 
 
-def length_label(tokens: int) -> str:
-    if tokens >= 1024 * 1024 and tokens % (1024 * 1024) == 0:
-        return f"{tokens // (1024 * 1024)}M"
-    if tokens >= 1024 and tokens % 1024 == 0:
-        return f"{tokens // 1024}K"
-    return str(tokens)
-
-
-def accuracy_vs_length(rows: list[dict[str, Any]], out_dir: Path, title: str = "") -> list[Path]:
-    """One panel per task, one line per solver with 95% interval bars; x on a log2 axis."""
-    by_task: dict[str, dict[str, list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
-    for row in rows:
-        by_task[row["task"]][row["solver"]].append(row)
-    tasks = sorted(by_task)
-    solvers = sorted({row["solver"] for row in rows})
-    lengths = sorted({row["length"] for row in rows})
-    fig, axes = plt.subplots(
-        1, len(tasks), figsize=(5.2 * len(tasks), 4.4), squeeze=False, sharey=True
+def draw_figures(analysis: Mapping[str, Any], out_dir: Path, title: str = "") -> list[Path]:
+    """Write every figure the analysis supports into `out_dir`; the paths written (a PNG and
+    an SVG per figure)."""
+    rows = analysis.get("rows") or []
+    if not rows:
+        return []
+    propagation = analysis.get("propagation") or {}
+    solvers = {r["solver"] for r in rows}
+    solvers |= {r["solver"] for r in propagation.get("levels", [])}
+    solvers |= {r["solver"] for r in propagation.get("cells", [])}
+    styles = solver_styles(solvers)
+    paths = accuracy_vs_length(
+        rows, out_dir, title, context_rot=analysis.get("context_rot"),
+        effective_note=threshold_note(analysis), styles=styles,
+    )  # fmt: skip
+    paths += needle_depth_heatmap(
+        analysis.get("needle_depth") or [], out_dir, title, solvers=sorted(styles)
     )
-    for ax, task in zip(axes[0], tasks, strict=True):
-        for i, solver in enumerate(solvers):
-            group = sorted(by_task[task].get(solver, []), key=lambda r: r["length"])
-            if not group:
-                continue
-            shift = 2 ** (DODGE * (i - (len(solvers) - 1) / 2))
-            xs = [r["length"] * shift for r in group]
-            ys = [r["accuracy"] for r in group]
-            yerr = [
-                [y - r["ci_low"] for y, r in zip(ys, group, strict=True)],
-                [r["ci_high"] - y for y, r in zip(ys, group, strict=True)],
-            ]
-            ax.errorbar(
-                xs, ys, yerr=yerr, label=solver, color=plt.get_cmap("tab10")(i % 10),
-                marker=MARKERS[i % len(MARKERS)], linestyle=LINESTYLES[i % len(LINESTYLES)],
-                capsize=3, elinewidth=1, alpha=0.9,
-            )  # fmt: skip
-        ax.set_xscale("log", base=2)
-        ax.xaxis.set_major_locator(FixedLocator(lengths))
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_xticklabels([length_label(n) for n in lengths])
-        ax.set_ylim(-0.03, 1.03)
-        ax.set_title(task)
-        ax.set_xlabel("context length (model tokens, log2 scale)")
-        ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("accuracy (mean score)")
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    n = sorted({row["n"] for row in rows})
-    n_text = f"n = {n[0]}" if len(n) == 1 else f"n = {n[0]}..{n[-1]}"
-    fig.legend(handles, labels, loc="lower center", ncol=len(solvers), frameon=False,
-               title=f"solver (bars: 95% Wilson interval, {n_text} per point)")  # fmt: skip
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout(rect=(0, 0.13, 1, 1))
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [out_dir / "accuracy_vs_length.png", out_dir / "accuracy_vs_length.svg"]
-    for path in paths:
-        fig.savefig(path, dpi=150)
-    plt.close(fig)
+    paths += cost_vs_length(rows, out_dir, title, styles)
+    paths += accuracy_vs_cost(rows, out_dir, title, styles)
+    paths += error_propagation(propagation, out_dir, title, styles)
+    paths += failure_categories(rows, out_dir, title)
     return paths
+
+
+def draw_comparison(runs: Sequence[tuple[str, Mapping[str, Any]]], out_dir: Path) -> list[Path]:
+    """Write compare_accuracy_vs_length.{png,svg}: the accuracy curves of several runs (each a
+    name and its analysis) on shared panels; nothing when no run has rows."""
+    named = [(name, analysis.get("rows") or []) for name, analysis in runs]
+    named = [(name, rows) for name, rows in named if rows]
+    if not named:
+        return []
+    return accuracy_overlay(named, out_dir)

@@ -34,6 +34,10 @@ class TraceNode:
     retries: int = 0
     code: str | None = None
     error: str | None = None
+    gold: str | None = None
+    correct: bool | None = None
+    """`gold` and `correct` are the evaluator's, not the solver's: the task's answer for `span`
+    and whether `answer` matches it (`evaluation/node_scoring.py`)."""
 
 
 @dataclass
@@ -83,6 +87,9 @@ class Result:
     trace: Trace
     truncated: bool = False
     notes: dict[str, Any] = field(default_factory=dict)
+    unparsed: str | None = None
+    """The model's reply when no answer could be read from it: a format error, told apart from
+    a model that gave no answer at all."""
 
 
 class Solver(Protocol):

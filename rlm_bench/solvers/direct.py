@@ -46,4 +46,7 @@ class Direct:
         span = (0, len(sample.context)) if not dropped else None
         trace.record_call(completion, parent=None, depth=0, span=span, answer=answer)
         notes = {"dropped_tokens": dropped} if dropped else {}
-        return Result(prediction=answer, trace=trace, truncated=bool(dropped), notes=notes)
+        unparsed = completion.text if answer is None and completion.text.strip() else None
+        return Result(
+            prediction=answer, trace=trace, truncated=bool(dropped), notes=notes, unparsed=unparsed
+        )

@@ -80,4 +80,8 @@ class Recursive:
             return me.answer
 
         prediction = await node(0, len(sample.context), 0, None)
-        return Result(prediction=prediction, trace=trace, notes={"fanout": fanout})
+        root = trace.nodes[0]
+        unparsed = root.output if prediction is None and root.output.strip() else None
+        return Result(
+            prediction=prediction, trace=trace, notes={"fanout": fanout}, unparsed=unparsed
+        )

@@ -127,7 +127,8 @@ class Repl:
             "block_errors": outcome.block_errors,
             "timeouts": outcome.timeouts,
         }
-        return Result(prediction=prediction, trace=run.trace, notes=notes)
+        unparsed = outcome.answer if prediction is None else None
+        return Result(prediction=prediction, trace=run.trace, notes=notes, unparsed=unparsed)
 
 
 @SOLVERS.register("repl_no_subcalls")
