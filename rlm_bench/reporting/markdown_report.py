@@ -61,7 +61,11 @@ def findings(analysis: dict[str, Any]) -> list[str]:
         lines.append(
             f"- `{r['task']}` · `{r['solver']}`: holds its accuracy {where} "
             f"(threshold {r['threshold']:.2f}); AUC {r['auc']:.2f}; "
-            f"fitted 50% length {midpoint_text(r['logistic'])}."
+            + (
+                f"fitted 50% length {midpoint_text(r['logistic'])}."
+                if r["logistic"]["midpoint"] is not None
+                else f"no fitted 50% length ({midpoint_text(r['logistic'])})."
+            )
         )
     return [*lines, ""]
 
