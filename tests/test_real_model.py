@@ -45,8 +45,15 @@ def test_smoke_suite_on_the_real_model(tmp_path):
     assert len(repl) == 2 * 2 * 2 * 2
     assert all(t["notes"]["final"] != "none" or t["notes"]["iterations"] == 3 for t in repl)
     assert any(n["kind"] == "exec" for t in repl for n in t["nodes"])
-    png = out / "figures" / "accuracy_vs_length.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    # Every figure the analysis allows is drawn from the real run, as PNG and SVG.
+    for stem in ("accuracy_vs_length", "needle_depth_heatmap", "cost_vs_length",
+                 "accuracy_vs_cost", "error_propagation", "failure_categories"):  # fmt: skip
+        png = out / "figures" / f"{stem}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+        assert (out / "figures" / f"{stem}.svg").stat().st_size > 10_000
+    scored = [n for t in traces.values() for n in t["nodes"] if n.get("correct") is not None]
+    assert scored and all(n["gold"] is not None for n in scored)  # recursive nodes were scored
+    assert all(r["failure"] is None for r in rows if r["score"] >= 1.0)
 
 
 def test_blockwise_local_attention_matches_sdpa_in_float32():
