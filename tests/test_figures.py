@@ -150,7 +150,16 @@ def _propagation(rows: list[dict[str, Any]], rng: np.random.Generator) -> dict[s
             "final_errors": {"leaf error carried up": final_wrong, "aggregation error": 0,
                              "no answer": 0, "no scored leaves": 0},
         })  # fmt: skip
-    return {"levels": levels, "cells": cells}
+    pooled = []
+    for task, solver in sorted({(c["task"], c["solver"]) for c in cells}):
+        mine = [c for c in cells if (c["task"], c["solver"]) == (task, solver)]
+        n_right, n_wrong = (sum(c[k] for c in mine) for k in ("n_leaves_right", "n_leaf_wrong"))
+        pooled.append({"task": task, "solver": solver,
+                       "p_wrong_given_leaves_right": 0.1 if n_right else None,
+                       "n_leaves_right": n_right,
+                       "p_wrong_given_leaf_wrong": 0.7 if n_wrong else None,
+                       "n_leaf_wrong": n_wrong})  # fmt: skip
+    return {"levels": levels, "cells": cells, "pooled": pooled}
 
 
 def synthetic_analysis(
@@ -217,7 +226,7 @@ def test_old_summary_gets_the_figures_its_rows_support(analysis, tmp_path):
 def test_figures_without_their_data_are_skipped(analysis, tmp_path):
     bare = copy.deepcopy(analysis)
     bare["needle_depth"] = []
-    bare["propagation"] = {"levels": [], "cells": []}
+    bare["propagation"] = {"levels": [], "cells": [], "pooled": []}
     bare["context_rot"] = []
     stems = _written(draw_figures(bare, tmp_path))
     assert "needle_depth_heatmap" not in stems and "error_propagation" not in stems

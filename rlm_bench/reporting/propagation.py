@@ -47,19 +47,6 @@ def _level_rates(levels: Rows) -> tuple[dict[int, float], int]:
     return rates, sum(nodes.values())
 
 
-def _pooled(cells: Rows, rate_key: str, count_key: str) -> tuple[float | None, int]:
-    """A conditional rate pooled over lengths, weighting each cell by how often its condition
-    happened."""
-    wrong = 0.0
-    count = 0
-    for cell in cells:
-        rate, n = cell.get(rate_key), cell.get(count_key)
-        if rate is not None and n:
-            wrong += rate * n
-            count += n
-    return (wrong / count if count else None), count
-
-
 def _levels_panel(
     ax: Axes, levels: Rows, solvers: Sequence[str], styles: Mapping[str, SolverStyle]
 ) -> None:
@@ -86,14 +73,16 @@ def _levels_panel(
 
 
 def _conditions_panel(
-    ax: Axes, cells: Rows, solvers: Sequence[str], styles: Mapping[str, SolverStyle]
+    ax: Axes, pooled: Rows, solvers: Sequence[str], styles: Mapping[str, SolverStyle]
 ) -> None:
+    """`pooled`: the task's rows of `propagation["pooled"]`, one per solver, counted over
+    lengths by `evaluation/propagation.py`."""
     width = 0.38
-    shown = [s for s in solvers if any(c["solver"] == s for c in cells)]
+    by_solver = {row["solver"]: row for row in pooled}
+    shown = [s for s in solvers if s in by_solver]
     for i, solver in enumerate(shown):
-        mine = [c for c in cells if c["solver"] == solver]
         for j, (rate_key, count_key, _, hatch) in enumerate(CONDITIONS):
-            rate, n = _pooled(mine, rate_key, count_key)
+            rate, n = by_solver[solver][rate_key], by_solver[solver][count_key]
             x = i + (j - 0.5) * width
             if rate is None:
                 ax.text(x, 0.02, "n=0", ha="center", va="bottom", fontsize=7, color="grey")
@@ -117,11 +106,11 @@ def error_propagation(
 ) -> list[Path]:
     """Write error_propagation.{png,svg}; nothing (an empty list) without scored nodes."""
     levels = [r for r in propagation.get("levels", []) if r.get("nodes")]
-    cells = list(propagation.get("cells", []))
-    if not levels and not cells:
+    pooled = list(propagation.get("pooled", []))
+    if not levels and not pooled:
         return []
-    tasks = sorted({r["task"] for r in levels} | {c["task"] for c in cells})
-    solvers = sorted({r["solver"] for r in levels} | {c["solver"] for c in cells})
+    tasks = sorted({r["task"] for r in levels} | {c["task"] for c in pooled})
+    solvers = sorted({r["solver"] for r in levels} | {c["solver"] for c in pooled})
     styles = styles or solver_styles(solvers)
     # A pair of rows (levels above, conditions below) per MAX_COLUMNS tasks.
     ncols = min(len(tasks), MAX_COLUMNS)
@@ -133,7 +122,7 @@ def error_propagation(
     for t, task in enumerate(tasks):
         top, bottom = axes[2 * (t // ncols)][t % ncols], axes[2 * (t // ncols) + 1][t % ncols]
         _levels_panel(top, [r for r in levels if r["task"] == task], solvers, styles)
-        _conditions_panel(bottom, [c for c in cells if c["task"] == task], solvers, styles)
+        _conditions_panel(bottom, [c for c in pooled if c["task"] == task], solvers, styles)
         top.set_title(f"{task}\n{top.get_title()}", fontsize="medium")
     for t in range(len(tasks), blocks * ncols):
         axes[2 * (t // ncols)][t % ncols].set_visible(False)
