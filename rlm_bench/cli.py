@@ -96,6 +96,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="run folder (default results/<suite>-<time>)")
     run.add_argument("--resume", type=Path, metavar="DIR", help="finish the run in DIR")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--executor", choices=("local", "ray"), default="local",
+        help="where samples are solved: local (this process) or ray (one Ray task per sample, "
+        "at most --concurrency in flight; needs the ray extra)",
+    )  # fmt: skip
+    run.add_argument(
+        "--ray-address", metavar="ADDRESS",
+        help="the Ray cluster for --executor ray: auto (started by `ray start` on this machine) "
+        "or ray://host:10001; default: a local instance for this run",
+    )  # fmt: skip
 
     listing = sub.add_parser("list", help="list suites, tasks, solvers and model backends")
     listing.add_argument(
@@ -138,6 +148,43 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="write RUN_DIR/report.md: tables, findings, figures")
     report.add_argument("run_dir", type=Path)
     add_analysis_options(report)
+
+    publish = sub.add_parser(
+        "publish", help="log RUN_DIR to Weights & Biases (one run; --report adds a W&B Report)"
+    )
+    publish.add_argument("run_dir", type=Path)
+    publish.add_argument("--project", help="W&B project (default $WANDB_PROJECT, else rlm_bench)")
+    publish.add_argument("--entity", help="W&B entity (default $WANDB_ENTITY or your default)")
+    publish.add_argument(
+        "--offline", action="store_true",
+        help="write the W&B run under RUN_DIR/wandb for `wandb sync` instead of uploading",
+    )  # fmt: skip
+    publish.add_argument(
+        "--report", action="store_true", help="also save a W&B Report (needs an online run)"
+    )
+    add_analysis_options(publish)
+
+    compare = sub.add_parser(
+        "compare",
+        help="is CANDIDATE_RUN worse than BASE_RUN? paired tests per (task, length); "
+        "exit 1 when worse",
+    )
+    compare.add_argument("base_run", type=Path, metavar="BASE_RUN")
+    compare.add_argument("candidate_run", type=Path, metavar="CANDIDATE_RUN")
+    compare.add_argument(
+        "--tolerance", type=float, default=0.0,
+        help="an accuracy drop up to this is not a regression even when significant (default 0)",
+    )  # fmt: skip
+    compare.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level after Holm (default 0.05)"
+    )
+    compare.add_argument(
+        "--markdown", type=Path, metavar="FILE", help="also write the comparison as markdown"
+    )
+    compare.add_argument("--base-solver", metavar="LABEL", help="the base run's solver to compare")
+    compare.add_argument(
+        "--candidate-solver", metavar="LABEL", help="the candidate run's solver to compare"
+    )
 
     serve = sub.add_parser(
         "serve", help="serve the embedded model on an OpenAI-compatible API (transformers serve)"
@@ -197,6 +244,7 @@ def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from rlm_bench.evaluation.executors import make_executor
     from rlm_bench.evaluation.runner import make_tasks, run_suite
     from rlm_bench.models.setup import open_model, open_sub_model
     from rlm_bench.reporting.figures import draw_figures
@@ -225,6 +273,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     make_tasks(suite, None)
     for spec in suite.solvers:
         make_solver(spec.solver, spec.params)
+    executor = make_executor(args.executor, args.ray_address)
     if args.no_cache:
         suite = dataclasses.replace(suite, cache=False)
     model = open_model(suite)
@@ -232,7 +281,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         analysis = run_suite(
             suite, model, folder, resume=bool(args.resume), progress=not args.no_progress,
-            sub_model=sub_model,
+            sub_model=sub_model, executor=executor,
         )  # fmt: skip
     except KeyboardInterrupt:
         print(
@@ -379,6 +428,49 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    from rlm_bench.publishing import PublishOptions, publish
+
+    options = PublishOptions(
+        project=args.project, entity=args.entity, offline=args.offline, report=args.report,
+        analysis=analysis_options(args),
+    )  # fmt: skip
+    published = publish(args.run_dir, options)
+    run = published.run
+    if run.sync_dir is not None:
+        print(
+            f"W&B run {run.name} saved offline ({published.offline_reason}) in {run.sync_dir}; "
+            f"upload it with: wandb sync {run.sync_dir}"
+        )
+        return 0
+    print(f"W&B run: {run.url}")
+    if published.report_url:
+        print(f"W&B report: {published.report_url}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Exit 1 when the candidate is worse somewhere, so CI can gate on it (2 stays bad input)."""
+    from rlm_bench.evaluation.comparison import CompareOptions, compare_folders
+    from rlm_bench.evaluation.comparison_text import comparison_markdown, format_comparison
+
+    options = CompareOptions(
+        tolerance=args.tolerance,
+        alpha=args.alpha,
+        base_solver=args.base_solver,
+        candidate_solver=args.candidate_solver,
+    )
+    comparison = compare_folders(args.base_run, args.candidate_run, options)
+    print(format_comparison(comparison))
+    if args.markdown:
+        try:
+            args.markdown.write_text(comparison_markdown(comparison))
+        except OSError as exc:
+            raise UserError(f"--markdown {args.markdown}: {exc.strerror or exc}") from None
+        print(f"markdown: {args.markdown}")
+    return 1 if comparison.worse else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
@@ -394,6 +486,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_serve(args)
         if args.command == "report":
             return cmd_report(args)
+        if args.command == "publish":
+            return cmd_publish(args)
+        if args.command == "compare":
+            return cmd_compare(args)
         return cmd_plot(args)
     except UserError as exc:
         print(f"rlm_bench: error: {exc}", file=sys.stderr)

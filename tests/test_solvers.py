@@ -96,6 +96,15 @@ def test_chunk_tokens_sets_the_fanout(niah_sample):
     assert solver.fanout_for(niah_sample) == 4  # 16 leaves of ~256 tokens at depth 2
 
 
+@pytest.mark.parametrize("depth", [1, 2])
+def test_recursive_cuts_finer_when_a_leaf_would_overflow_the_window(depth, niah_sample, tokenizer):
+    model = ScriptedModel(tokenizer, context_window=700)
+    result = solve(make_solver("recursive", {"depth": depth, "fanout": 2}), niah_sample, model)
+    assert result.notes["fanout"] > 2  # 4096 tokens in parts of at most ~700
+    assert max(tokenizer.count(p) + 1 for p in model.prompts) <= model.context_window
+    assert result.prediction == niah_sample.answer
+
+
 def test_bad_solver_parameters_are_user_errors():
     with pytest.raises(UserError, match="depth"):
         make_solver("recursive", {"depth": 0})

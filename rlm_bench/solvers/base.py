@@ -93,6 +93,24 @@ class Result:
 
 
 class Solver(Protocol):
+    """What the evaluator needs of a solver, and all a new recursion strategy has to write.
+
+    - The constructor's keyword arguments are the solver's parameters: a suite's
+      `{label: mine_d2, solver: mine, depth: 2}` or `--solvers mine:depth=2` calls `Mine(depth=2)`.
+      Reject bad values with `rlm_bench.errors.UserError`, so a typo fails before the model loads.
+    - `solve` is called once per sample, concurrently with other samples, on the run's model
+      (already capped, cached and priced). Use only `sample` (never the task module) and
+      `model.complete`; split with `solvers/splitting.py`, prompt and parse with
+      `solvers/prompts.py`, combine with the sample's `decomposition` (`tasks/combining.py`).
+    - Record every model call in the `Trace` (`trace.record_call`) with the span of the context
+      it read: calls and tokens are counted from the trace, and the evaluator scores every node
+      with a span against the task's answer for it, which is how errors are traced to a level.
+    - Raise on a bug; the evaluator records the sample as crashed (score 0) and goes on.
+
+    Register it with `@SOLVERS.register("mine")`, an entry point in the group
+    `rlm_bench.solvers`, or name it by import path (`--solvers mypkg.module:Mine:depth=2`).
+    """
+
     name: str
 
     async def solve(self, sample: Sample, model: Model) -> Result: ...

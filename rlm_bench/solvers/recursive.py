@@ -18,10 +18,14 @@ from rlm_bench.errors import UserError
 from rlm_bench.models.base import Model
 from rlm_bench.solvers import SOLVERS
 from rlm_bench.solvers.base import Result, Trace
-from rlm_bench.solvers.prompts import ANSWER_STOP, build_prompt, parse_answer
+from rlm_bench.solvers.prompts import ANSWER_STOP, build_prompt, parse_answer, prompt_overhead
 from rlm_bench.solvers.splitting import split_span
 from rlm_bench.tasks.base import Sample
 from rlm_bench.tasks.combining import combine, finish
+
+WINDOW_SAFETY = 0.9
+"""Parts are cut equal in characters and snapped to boundaries, so a leaf can run a little over
+its share of tokens; aim at 90% of the room."""
 
 
 @SOLVERS.register("recursive")
@@ -44,16 +48,29 @@ class Recursive:
         self.chunk_tokens = chunk_tokens
         self.min_chunk_tokens = min_chunk_tokens
 
-    def fanout_for(self, sample: Sample) -> int:
-        """With `chunk_tokens`, the fan-out that makes leaves about that size at full depth."""
-        if self.chunk_tokens is None:
-            return self.fanout
-        leaves = max(sample.actual_length / self.chunk_tokens, 1.0)
-        return max(2, math.ceil(leaves ** (1 / self.depth) - 1e-9))
+    def fanout_for(self, sample: Sample, window_tokens: int | None = None) -> int:
+        """With `chunk_tokens`, the fan-out that makes leaves about that size at full depth.
+        Never less than what keeps a leaf inside `window_tokens` (what the model's window leaves
+        for the text), so a 1M-token context at depth 2 is cut finer rather than overflowing."""
+        fanout = self.fanout
+        if self.chunk_tokens is not None:
+            leaves = max(sample.actual_length / self.chunk_tokens, 1.0)
+            fanout = max(2, math.ceil(leaves ** (1 / self.depth) - 1e-9))
+        if window_tokens is not None and window_tokens > 0:
+            needed = sample.actual_length / (window_tokens * WINDOW_SAFETY)
+            fanout = max(fanout, math.ceil(needed ** (1 / self.depth) - 1e-9))
+        return fanout
+
+    def window_tokens(self, sample: Sample, model: Model) -> int:
+        """Tokens of context one call can hold: the window less the prompt around the text and
+        the reply."""
+        query = sample.part_query
+        overhead = model.tokenizer.count(prompt_overhead(query)) + query.max_tokens + 8
+        return model.context_window - overhead
 
     async def solve(self, sample: Sample, model: Model) -> Result:
         trace = Trace()
-        fanout = self.fanout_for(sample)
+        fanout = self.fanout_for(sample, self.window_tokens(sample, model))
         tokens_per_char = sample.actual_length / max(len(sample.context), 1)
 
         async def node(start: int, end: int, level: int, parent: int | None) -> str | None:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from rlm_bench.errors import UserError
+from rlm_bench.registry import is_import_path
 
 BUILTIN_DIR = Path(__file__).parent
 
@@ -88,11 +89,19 @@ def parse_length(value: Any, where: str = "length") -> int:
     return n
 
 
+def default_label(name: str) -> str:
+    """A registered name labels itself; an import path is labelled by its last attribute."""
+    return name.rsplit(":", 1)[-1].rsplit(".", 1)[-1] if is_import_path(name) else name
+
+
 def _parse_spec(item: Any, kind: str, where: str) -> tuple[str, str, dict[str, Any]]:
     """`name`, `name:key=value:key=value`, or a mapping `{label: ..., <kind>: name, key: value}`
-    -> (label, name, params). A value may itself hold colons (`haystack=files:/my/docs`)."""
+    -> (label, name, params). A value may itself hold colons (`haystack=files:/my/docs`). The
+    name may be an import path, `package.module:Class`, labelled by the class's name."""
     if isinstance(item, str):
         name, *pieces = item.split(":")
+        if pieces and is_import_path(f"{name}:{pieces[0]}"):
+            name = f"{name}:{pieces.pop(0)}"
         pairs: list[str] = []
         for piece in pieces:
             if "=" in piece or not pairs:
@@ -106,14 +115,14 @@ def _parse_spec(item: Any, kind: str, where: str) -> tuple[str, str, dict[str, A
                 raise UserError(f"{where}: {pair!r} in {item!r} is not key=value")
             value = yaml.safe_load(raw)
             params[key] = raw if isinstance(value, dict) else value
-        label = name + "".join(f"_{k}{v}" for k, v in params.items())
+        label = default_label(name) + "".join(f"_{k}{v}" for k, v in params.items())
         return label, name, params
     if isinstance(item, dict):
         entry = dict(item)
         name = entry.pop(kind, None)
         if not isinstance(name, str):
             raise UserError(f"{where}: a {kind} mapping needs a '{kind}' name")
-        return str(entry.pop("label", name)), name, entry
+        return str(entry.pop("label", default_label(name))), name, entry
     raise UserError(f"{where}: expected a {kind} name or mapping, got {item!r}")
 
 
