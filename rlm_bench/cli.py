@@ -181,6 +181,10 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--markdown", type=Path, metavar="FILE", help="also write the comparison as markdown"
     )
+    compare.add_argument(
+        "--figures", type=Path, metavar="DIR",
+        help="also draw DIR/compare_deltas.png (+ .svg): each cell's change with its interval",
+    )  # fmt: skip
     compare.add_argument("--base-solver", metavar="LABEL", help="the base run's solver to compare")
     compare.add_argument(
         "--candidate-solver", metavar="LABEL", help="the candidate run's solver to compare"
@@ -468,6 +472,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UserError(f"--markdown {args.markdown}: {exc.strerror or exc}") from None
         print(f"markdown: {args.markdown}")
+    if args.figures:
+        from rlm_bench.reporting.comparison_figure import draw_comparison_deltas
+
+        png, _ = draw_comparison_deltas(comparison, args.figures, "compare_deltas")
+        print(f"figure: {png}")
     return 1 if comparison.worse else 0
 
 

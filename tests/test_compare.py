@@ -299,3 +299,17 @@ def test_cli_exits_2_with_one_line_on_bad_input(capsys, runs, tmp_path, argv, sa
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("rlm_bench: error: "), err
     assert says in err
+
+
+def test_cli_draws_the_deltas_as_a_forest_plot(capsys, runs, tmp_path):
+    from matplotlib.image import imread
+
+    code, out, _ = run_cli(capsys, "compare", runs["base"], runs["worse"], "--figures", tmp_path)
+    png = tmp_path / "compare_deltas.png"
+    assert code == 1 and out.rstrip().endswith(f"figure: {png}")
+    assert (tmp_path / "compare_deltas.svg").read_text().count("<svg") == 1
+    svg = (tmp_path / "compare_deltas.svg").read_text()
+    assert "overall" in svg and "verdict" in svg
+    pixels = imread(png)
+    red = (pixels[..., 0] > 0.7) & (pixels[..., 1] < 0.3) & (pixels[..., 2] < 0.3)
+    assert red.any()  # the worse rows are drawn in the worse colour
