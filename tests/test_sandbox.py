@@ -98,6 +98,32 @@ def test_host_functions_run_in_the_harness_thread_that_called_run():
     assert calls == [("q1", {"max_tokens": 5}, *here), ("q2", {}, *here), ("q3", {}, *here)]
 
 
+def test_megabytes_cross_to_and_from_host_functions_and_arrive_intact():
+    # Non-ASCII, \r\n and \r kept as they are, and half a surrogate pair at the end.
+    context = "naïve café 🦊 line\r\n" * 60_000 + "lone\r\ud800"
+    seen = []
+
+    def llm_query_batched(prompts):
+        seen.append(prompts)
+        return [p[::-1] for p in prompts]
+
+    with Sandbox(
+        timeout_s=10,
+        variables={"context": context},
+        functions={"llm_query_batched": llm_query_batched},
+    ) as sb:
+        out = ok(
+            sb.run(
+                "size = len(context) // 4 + 1\n"
+                "parts = [context[i:i + size] for i in range(0, len(context), size)]\n"
+                "back = llm_query_batched(parts)\n"
+                "print(len(parts), all(b == p[::-1] for b, p in zip(back, parts)))"
+            )
+        )
+    assert out == "4 True\n"
+    assert len(seen) == 1 and "".join(seen[0]) == context
+
+
 def test_an_error_in_a_host_function_is_a_runtime_error_in_the_block():
     def llm_query(prompt):
         raise ValueError(f"quota exhausted before {prompt!r}")

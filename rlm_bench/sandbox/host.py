@@ -24,6 +24,7 @@ _STARTUP_TIMEOUT_S = 30.0
 """Generous: the worker starts in well under a second, but a loaded machine can stall it."""
 
 _AFTER_RESTART = "the next block runs in a fresh REPL with only the initial variables"
+_TEXT_SLICE = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,16 @@ class _Clock:
             self._paused_s += time.monotonic() - start
 
 
+def _write_text(path: Path, text: str) -> None:
+    """A text variable in a file of its own, written a slice at a time: the context is the one
+    big variable, and JSON in the config would hold it twice more in the harness (as JSON text
+    and as its bytes) and three times in the worker. Lone surrogates (a context cut inside a
+    pair) pass through as they do in the protocol."""
+    with path.open("w", encoding="utf-8", errors="surrogatepass", newline="") as file:
+        for start in range(0, len(text), _TEXT_SLICE):
+            file.write(text[start : start + _TEXT_SLICE])
+
+
 class Sandbox:
     """A Python REPL in a separate, limited process (see the package docstring for what it
     guarantees and what it does not). Variables persist between `run` calls until the process
@@ -99,9 +110,12 @@ class Sandbox:
                 raise ValueError(f"{name} must be a positive finite number, not {value!r}")
         self._timeout_s = float(timeout_s)
         self._functions = dict(functions or {})
+        variables = dict(variables or {})
+        texts = {name: value for name, value in variables.items() if isinstance(value, str)}
         config = protocol.to_json_bytes(
             {
-                "variables": dict(variables or {}),
+                "variables": {k: v for k, v in variables.items() if k not in texts},
+                "text_files": {name: f"text_{i}.txt" for i, name in enumerate(texts)},
                 "functions": sorted(self._functions),
                 "output_chars": int(output_chars),
                 "memory_mb": int(memory_mb),
@@ -111,11 +125,14 @@ class Sandbox:
         )
         self._root = Path(tempfile.mkdtemp(prefix="rlm_sandbox_"))
         self._remove_root = weakref.finalize(self, shutil.rmtree, self._root, ignore_errors=True)
-        # The worker may write only under `workdir`; the config and its stderr log sit beside it.
+        # The worker may write only under `workdir`; the config, the text variables and its
+        # stderr log sit beside it, where model code cannot change what a restart reads.
         self.workdir = self._root / "work"
         self.workdir.mkdir()
         self._config = self._root / "config.json"
         self._config.write_bytes(config)
+        for i, text in enumerate(texts.values()):
+            _write_text(self._root / f"text_{i}.txt", text)
         self._worker: WorkerProcess | None = None
         self._busy = threading.Lock()
 
@@ -213,7 +230,7 @@ class Sandbox:
             if not worker.send(reply, clock.left()):
                 return self._timed_out(clock)
 
-    def _call_host(self, message: dict) -> bytes:
+    def _call_host(self, message: dict) -> protocol.Frame:
         """Runs a host function for the worker. Whatever it raises goes back to the model's code
         (as a RuntimeError there), where the model can see it and try something else."""
         name = message["name"]

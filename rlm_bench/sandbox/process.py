@@ -84,19 +84,20 @@ class WorkerProcess:
     def pid(self) -> int:
         return self._proc.pid
 
-    def send(self, frame: bytes, timeout_s: float) -> bool:
+    def send(self, frame: protocol.Frame, timeout_s: float) -> bool:
         """Writes a frame; False if the deadline passed first. Raises WorkerLost."""
         deadline = time.monotonic() + timeout_s
-        view = memoryview(frame)
-        while view:
-            if not _ready(self._to_worker, select.POLLOUT, deadline):
-                return False
-            try:
-                view = view[os.write(self._to_worker, view) :]
-            except BlockingIOError:
-                continue
-            except BrokenPipeError:
-                raise self._lost("closed its pipe from the harness") from None
+        for piece in frame:
+            view = memoryview(piece)
+            while view:
+                if not _ready(self._to_worker, select.POLLOUT, deadline):
+                    return False
+                try:
+                    view = view[os.write(self._to_worker, view) :]
+                except BlockingIOError:
+                    continue
+                except BrokenPipeError:
+                    raise self._lost("closed its pipe from the harness") from None
         return True
 
     def receive(self, timeout_s: float) -> dict | None:
@@ -115,12 +116,11 @@ class WorkerProcess:
             if not _ready(self._from_worker, select.POLLIN, deadline):
                 return None
             try:
-                chunk = os.read(self._from_worker, 1 << 20)
+                read = self._reader.read_from(self._from_worker)
             except BlockingIOError:
                 continue
-            if not chunk:
+            if not read:
                 raise self._lost("closed its pipe to the harness")
-            self._reader.feed(chunk)
 
     def kill(self) -> None:
         """Kills the process group and reaps the worker; safe to call again."""

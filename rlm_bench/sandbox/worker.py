@@ -4,9 +4,10 @@ runs.
 
 `process.py` starts it as `python -s -P -B -m rlm_bench.sandbox.worker CONFIG IN_FD OUT_FD`, in a
 session of its own, with its working directory as cwd, stdout on /dev/null and stderr on a log
-file. CONFIG is a JSON file (the initial variables can be megabytes: too much for argv); IN_FD and
-OUT_FD are its pipes from and to the harness. It, and the sandbox modules it uses, import only the
-standard library, so it starts in well under a tenth of a second.
+file. CONFIG is a JSON file naming the initial variables, each text variable in a file of its own
+beside it (the context can be megabytes: too much for argv, and held more than once if it were
+JSON); IN_FD and OUT_FD are its pipes from and to the harness. It, and the sandbox modules it
+uses, import only the standard library, so it starts in well under a tenth of a second.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ class HarnessLink:
         self._calls = threading.Lock()
         self._calls_open = False
 
-    def send(self, frame: bytes) -> None:
+    def send(self, frame: protocol.Frame) -> None:
         protocol.write_frame(self._out, frame)
 
     def receive(self) -> dict | None:
@@ -108,7 +109,7 @@ class Repl:
         self._link = link
         self._cells = 0
 
-    def run(self, code: str) -> bytes:
+    def run(self, code: str) -> protocol.Frame:
         """A "done" frame: the block's captured output and its error, each cut to the limit."""
         self._cells += 1
         filename = f"<cell {self._cells}>"
@@ -153,7 +154,7 @@ class Repl:
             return describe(exc)
         return None
 
-    def get(self, name: str) -> bytes:
+    def get(self, name: str) -> protocol.Frame:
         """A "value" frame: str() of a variable, or why there is none."""
         if name not in self._namespace:
             return protocol.encode({"op": "value", "found": False, "text": None, "error": None})
@@ -190,10 +191,21 @@ def describe(exc: BaseException) -> str:
         return f"{type(exc).__name__} (and too little memory left to format its traceback)"
 
 
+def read_text(path: str) -> str:
+    """A text variable the harness wrote (`host._write_text`): its bytes and its text are held
+    together only while it is decoded, before any block runs."""
+    with open(path, "rb") as file:
+        data = file.read()
+    return str(data, "utf-8", "surrogatepass")
+
+
 def main(argv: list[str]) -> None:
     config_path, in_fd, out_fd = argv
     with open(config_path, "rb") as file:
         config = protocol.from_json_bytes(file.read())
+    folder = os.path.dirname(config_path)
+    for name, filename in config["text_files"].items():
+        config["variables"][name] = read_text(os.path.join(folder, filename))
     limits.apply(memory_mb=config["memory_mb"], cpu_s=config["cpu_s"], file_mb=config["file_mb"])
     link = HarnessLink(int(in_fd), int(out_fd))
     repl = Repl(config["variables"], config["functions"], config["output_chars"], link)
