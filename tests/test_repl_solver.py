@@ -233,3 +233,36 @@ def test_sub_model_answers_the_queries(tokenizer, needle):
 def test_bad_parameters_are_one_line_errors(params):
     with pytest.raises(UserError, match="repl solver needs"):
         make_solver("repl", params)
+
+
+WHOLE_CONTEXT = """I will ask about the whole text at once.
+```repl
+reply = llm_query("Text:\\n" + context + "\\n\\nQuestion: what is the magic number?\\nAnswer:")
+print(reply)
+```"""
+SMALL_PIECE = """```repl
+print(llm_query("Text:\\n" + context[:200] + "\\n\\nQuestion: is there a number?\\nAnswer:"))
+```"""
+
+
+@pytest.mark.parametrize(
+    ("window", "measured"),
+    [(1600, "tokens"), (1024, "characters")],  # 9.8K characters: counted, or far too long
+)
+def test_a_sub_call_longer_than_the_window_is_refused_with_a_message(
+    tokenizer, needle, window, measured
+):
+    _, sample = needle
+    sub = ScriptedModel(tokenizer, reply=lambda prompt: " none.", context_window=window)
+    model = TrajectoryModel(tokenizer, [WHOLE_CONTEXT, SMALL_PIECE, "FINAL(none)"])
+    solver = make_solver("repl", {})
+    solver.use_sub_model(sub)
+    result = asyncio.run(solver.solve(sample, model))
+
+    assert len(sub.prompts) == 1 and len(sub.prompts[0]) < 1024  # only the small piece reached it
+    refused = model.root_prompts[1]
+    room = window - 128  # less the sub-call's reply (sub_max_tokens)
+    assert f"more than the {room} tokens llm_query can read; split the text" in refused
+    assert refused.split("Error: this prompt is ", 1)[1].split(",")[0].endswith(measured)
+    assert "none" in model.root_prompts[2]
+    assert result.prediction == "none"

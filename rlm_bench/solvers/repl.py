@@ -41,6 +41,9 @@ model has no end of turn, and after its code it writes on (usually the output it
 SUB_STOP = ("\n\n",)
 FINAL_STOP = ("\n",)
 FINAL_TOKENS = 48
+MAX_CHARS_PER_TOKEN = 8
+"""More characters per token than any tokenizer gives on text: past this, a prompt is too long
+for the window without counting."""
 PRELUDE = """
 def FINAL(answer):
     _final(str(answer))
@@ -294,12 +297,35 @@ class _Run:
     async def _batch(self, prompts: list[str], depth: int, parent: int) -> list[str]:
         return list(await asyncio.gather(*(self._query(p, depth, parent) for p in prompts)))
 
+    def _over_window(self, prompt: str) -> str | None:
+        """What `llm_query` returns instead of sending a prompt the sub-model cannot read whole:
+        the model is told to cut it smaller, as a real API's error would. A prompt far longer
+        in characters than the window could hold in tokens is refused without tokenizing it,
+        so a whole 1M-token context passed by mistake costs no token list of that size."""
+        room = self.sub_model.context_window - self.solver.sub_max_tokens
+        if len(prompt) + 8 <= room:
+            return None  # a token is at least one character (8 spare for special tokens)
+        tokens = (
+            self.sub_model.tokenizer.count(prompt)
+            if len(prompt) <= room * MAX_CHARS_PER_TOKEN
+            else None
+        )
+        if tokens is not None and tokens <= room:
+            return None
+        size = f"{tokens} tokens" if tokens is not None else f"{len(prompt)} characters"
+        return (
+            f"Error: this prompt is {size}, more than the {room} tokens llm_query can read; "
+            "split the text into smaller pieces."
+        )
+
     async def _query(self, prompt: str, depth: int, parent: int) -> str:
         if depth + 1 < self.solver.max_depth:
             nested = prompt_file("nested_question").strip()
             tokens = self.sub_model.tokenizer.count(prompt)
             outcome = await self.trajectory(prompt, tokens, nested, depth + 1, parent)
             return outcome.answer or ""
+        if too_long := self._over_window(prompt):
+            return too_long
         completion = await self.sub_model.complete(
             prompt, max_tokens=self.solver.sub_max_tokens, stop=SUB_STOP
         )
