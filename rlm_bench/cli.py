@@ -24,8 +24,8 @@ from rlm_bench.suites import (
     load_suite,
     parse_depths,
     parse_length,
-    parse_solver,
     parse_task,
+    solver_in,
 )
 
 EXIT_USAGE = 2
@@ -230,8 +230,7 @@ def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
     if args.lengths:
         changes["lengths"] = sorted({parse_length(v, "--lengths") for v in args.lengths})
     if args.solvers:
-        by_label = {s.label: s for s in suite.solvers}
-        changes["solvers"] = [by_label.get(s) or parse_solver(s, "--solvers") for s in args.solvers]
+        changes["solvers"] = [solver_in(suite, s, "--solvers") for s in args.solvers]
     for name in ("samples", "seed", "concurrency"):
         value = getattr(args, name)
         if value is not None:
@@ -249,7 +248,8 @@ def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from rlm_bench.evaluation.executors import make_executor
-    from rlm_bench.evaluation.runner import make_tasks, run_suite
+    from rlm_bench.evaluation.executors.solving import make_tasks
+    from rlm_bench.evaluation.runner import run_suite
     from rlm_bench.models.setup import open_model, open_sub_model
     from rlm_bench.reporting.figures import draw_figures
     from rlm_bench.solvers import make_solver
@@ -369,8 +369,8 @@ def cmd_tasks_sample(args: argparse.Namespace) -> int:
 
 
 def cmd_tasks_export(args: argparse.Namespace) -> int:
+    from rlm_bench.evaluation.executors.solving import make_tasks
     from rlm_bench.evaluation.export import export_suite
-    from rlm_bench.evaluation.runner import make_tasks
     from rlm_bench.models import load_model
 
     suite = load_suite(args.suite)

@@ -24,7 +24,7 @@ from rlm_bench.evaluation.comparison import CompareOptions, Comparison, compare_
 from rlm_bench.evaluation.comparison_text import format_comparison
 from rlm_bench.evaluation.store import RunStore
 from rlm_bench.models.base import Model
-from rlm_bench.suites import SolverSpec, Suite, parse_solver, suite_from_dict
+from rlm_bench.suites import SolverSpec, Suite, parse_solver, solver_in, suite_from_dict
 
 
 def solver_spec(solver: str | type, suite: Suite) -> SolverSpec:
@@ -32,8 +32,7 @@ def solver_spec(solver: str | type, suite: Suite) -> SolverSpec:
     (named by its import path, so the run records where it came from)."""
     if isinstance(solver, type):
         return parse_solver(f"{solver.__module__}:{solver.__qualname__}", "solver")
-    by_label = {s.label: s for s in suite.solvers}
-    return by_label.get(solver) or parse_solver(solver, "solver")
+    return solver_in(suite, solver, "solver")
 
 
 def baseline_label(against: str | None, candidate: SolverSpec, suite: Suite) -> str:

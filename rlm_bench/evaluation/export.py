@@ -15,7 +15,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from rlm_bench.evaluation.runner import make_tasks
+from rlm_bench.evaluation.executors.solving import make_tasks
 from rlm_bench.suites import Suite
 from rlm_bench.tasks import Sample
 from rlm_bench.tokens import Tokenizer

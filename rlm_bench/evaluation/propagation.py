@@ -89,6 +89,22 @@ def propagation(samples: list[Row], traces: list[Row]) -> dict[str, list[Row]]:
     }
 
 
+def pool_levels(levels: list[Row]) -> list[Row]:
+    """`levels` rows summed over lengths: per (task, solver, level) the scored nodes, the wrong
+    ones and their ratio (counted, not an average of the rates), sorted."""
+    counts: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for row in levels:
+        total = counts[(row["task"], row["solver"], row["level"])]
+        total[0] += row["nodes"]
+        total[1] += row["wrong"]
+    return [
+        {"task": task, "solver": solver, "level": level, "nodes": nodes, "wrong": wrong,
+         "error_rate": wrong / nodes}
+        for (task, solver, level), (nodes, wrong) in sorted(counts.items())
+        if nodes
+    ]  # fmt: skip
+
+
 def final_error(row: Row, nodes: list[Node]) -> str:
     """Why a wrong sample is wrong, as far as its scored nodes tell (see the module text)."""
     if row["prediction"] is None or row.get("error"):

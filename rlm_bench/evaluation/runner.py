@@ -22,8 +22,6 @@ from rlm_bench.evaluation.store import RunStore
 from rlm_bench.models.base import Model
 from rlm_bench.suites import Suite
 
-__all__ = ["make_tasks", "run_suite"]
-
 
 def run_suite(
     suite: Suite,

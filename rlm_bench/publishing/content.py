@@ -18,7 +18,7 @@ from statistics import fmean
 from typing import Any
 
 from rlm_bench.evaluation.failures import failure_of
-from rlm_bench.evaluation.propagation import FINAL_ERRORS
+from rlm_bench.evaluation.propagation import FINAL_ERRORS, pool_levels
 
 Row = dict[str, Any]
 
@@ -67,33 +67,11 @@ def length_steps(cells: list[Row]) -> list[Row]:
     ]
 
 
-def pooled_levels(propagation: Row) -> list[Row]:
-    """Per (task, solver, level): scored nodes and wrong ones summed over every length, and
-    their ratio (counted, not averaged, like the analysis's pooled propagation rows)."""
-    counts: dict[tuple[str, str, int], list[int]] = defaultdict(lambda: [0, 0])
-    for row in propagation.get("levels", []):
-        total = counts[(row["task"], row["solver"], row["level"])]
-        total[0] += row["nodes"]
-        total[1] += row["wrong"]
-    return [
-        {
-            "task": task,
-            "solver": solver,
-            LEVEL: level,
-            "nodes": nodes,
-            "wrong": wrong,
-            "error_rate": wrong / nodes,
-        }
-        for (task, solver, level), (nodes, wrong) in sorted(counts.items())
-        if nodes
-    ]
-
-
 def level_steps(propagation: Row) -> list[Row]:
     """One history step per (task, solver, level), levels ascending within a series."""
     return [
         {LEVEL: row[LEVEL], series_key(LEVEL_ERROR, row["task"], row["solver"]): row["error_rate"]}
-        for row in pooled_levels(propagation)
+        for row in pool_levels(propagation.get("levels", []))
     ]
 
 
@@ -108,7 +86,7 @@ def curve_keys(cells: list[Row], metric: str) -> dict[str, list[str]]:
 def level_keys(propagation: Row) -> dict[str, list[str]]:
     """task -> the level-error series keys of that task's recursive solvers, sorted."""
     keys: dict[str, set[str]] = defaultdict(set)
-    for row in pooled_levels(propagation):
+    for row in pool_levels(propagation.get("levels", [])):
         keys[row["task"]].add(series_key(LEVEL_ERROR, row["task"], row["solver"]))
     return {task: sorted(found) for task, found in sorted(keys.items())}
 

@@ -9,7 +9,6 @@ leaf was wrong. Both are pooled over lengths by counts, since single cells hold 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import matplotlib.pyplot as plt
 from matplotlib.axes import Axes
 from matplotlib.patches import Patch
 
+from rlm_bench.evaluation.propagation import pool_levels
 from rlm_bench.reporting.style import (
     MAX_COLUMNS,
     SolverStyle,
@@ -36,27 +36,17 @@ CONDITIONS = (
 """(rate key, its count key, legend text, hatch) of the bottom row's two bars."""
 
 
-def _level_rates(levels: Rows) -> tuple[dict[int, float], int]:
-    """Error rate per level pooled over lengths (sum wrong / sum nodes), and the node count."""
-    wrong: dict[int, int] = defaultdict(int)
-    nodes: dict[int, int] = defaultdict(int)
-    for row in levels:
-        wrong[row["level"]] += row["wrong"]
-        nodes[row["level"]] += row["nodes"]
-    rates = {level: wrong[level] / n for level, n in sorted(nodes.items()) if n}
-    return rates, sum(nodes.values())
-
-
 def _levels_panel(
     ax: Axes, levels: Rows, solvers: Sequence[str], styles: Mapping[str, SolverStyle]
 ) -> None:
     all_levels: set[int] = set()
     total = 0
     for solver in solvers:
-        rates, n = _level_rates([r for r in levels if r["solver"] == solver])
-        if not rates:
+        mine = [r for r in levels if r["solver"] == solver]
+        if not mine:
             continue
-        total += n
+        rates = {r["level"]: r["error_rate"] for r in mine}
+        total += sum(r["nodes"] for r in mine)
         all_levels |= set(rates)
         style = styles[solver]
         ax.plot(list(rates), list(rates.values()), color=style.color, marker=style.marker,
@@ -105,7 +95,7 @@ def error_propagation(
     styles: Mapping[str, SolverStyle] | None = None,
 ) -> list[Path]:
     """Write error_propagation.{png,svg}; nothing (an empty list) without scored nodes."""
-    levels = [r for r in propagation.get("levels", []) if r.get("nodes")]
+    levels = pool_levels(propagation.get("levels", []))
     pooled = list(propagation.get("pooled", []))
     if not levels and not pooled:
         return []

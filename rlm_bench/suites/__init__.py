@@ -133,6 +133,12 @@ def parse_solver(item: Any, where: str) -> SolverSpec:
     return SolverSpec(label=label, solver=name, params=params)
 
 
+def solver_in(suite: Suite, item: str, where: str) -> SolverSpec:
+    """One of `suite`'s solvers by its label, or else a solver spec."""
+    by_label = {s.label: s for s in suite.solvers}
+    return by_label.get(item) or parse_solver(item, where)
+
+
 def parse_task(item: Any, where: str) -> TaskSpec:
     """A task entry: `niah_single`, `niah_single:haystack=noise:value_kind=uuid`, or a mapping
     `{label: niah_noise, task: niah_single, haystack: noise}`."""
