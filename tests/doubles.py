@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from rlm_bench.models import BACKENDS
-from rlm_bench.models.base import Completion
+from rlm_bench.models.base import Completion, Message, check_messages
 from rlm_bench.models.embedded import EmbeddedModel
 from rlm_bench.tasks.base import Sample, Task
 from rlm_bench.tasks.combining import finish
 from rlm_bench.tokens import Tokenizer
 
 Reply = Callable[[str], str]
+ChatReply = Callable[[list[Message]], str]
 
 
 def last_text(prompt: str) -> str:
@@ -52,8 +53,8 @@ def gold_reader(task: Task, sample: Sample) -> Reply:
 
 
 class ScriptedModel:
-    """Replays replies from a function of the prompt; counts tokens with a real tokenizer, and
-    how many of its calls overlap."""
+    """Replays replies from a function of the prompt (or of the conversation, for `chat`);
+    counts tokens with a real tokenizer, and how many of its calls overlap."""
 
     def __init__(
         self,
@@ -61,27 +62,27 @@ class ScriptedModel:
         reply: Reply = oracle_reply,
         context_window: int = 32768,
         delay_s: float = 0.0,
+        *,
+        has_chat_template: bool = False,
+        chat_reply: ChatReply | None = None,
     ) -> None:
         self.name = "scripted"
         self.tokenizer = tokenizer
         self.context_window = context_window
         self.reply = reply
+        self.chat_reply = chat_reply or self._reply_to_last_user
+        self.has_chat_template = has_chat_template
         self.delay_s = delay_s
         self.prompts: list[str] = []
+        self.conversations: list[list[Message]] = []
         self.in_flight = self.most_in_flight = 0
-        """Calls under way now, and the most ever under way at once."""
+        """Calls under way now (completions and chats alike), and the most ever at once."""
 
     async def complete(
         self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
     ) -> Completion:
         self.prompts.append(prompt)
-        self.in_flight += 1
-        self.most_in_flight = max(self.most_in_flight, self.in_flight)
-        try:
-            if self.delay_s:
-                await asyncio.sleep(self.delay_s)
-        finally:
-            self.in_flight -= 1
+        await self._take_time()
         text = self.reply(prompt)
         return Completion(
             text=text,
@@ -89,6 +90,39 @@ class ScriptedModel:
             completion_tokens=self.tokenizer.count(text),
             latency_s=self.delay_s,
         )
+
+    async def chat(
+        self, messages: Sequence[Message], *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        """Checks the messages as every backend does, so a solver's malformed conversation
+        fails in tests too."""
+        messages = check_messages(messages)
+        self.conversations.append(messages)
+        await self._take_time()
+        text = self.chat_reply(messages)
+        contents = "\n".join(m["content"] for m in messages)
+        return Completion(
+            text=text,
+            prompt_tokens=self.tokenizer.count(contents) + 1,
+            completion_tokens=self.tokenizer.count(text),
+            latency_s=self.delay_s,
+            form="chat",
+        )
+
+    async def _take_time(self) -> None:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+        finally:
+            self.in_flight -= 1
+
+    def _reply_to_last_user(self, messages: list[Message]) -> str:
+        """By default a chat is answered as a completion of its last question would be, so
+        the doubles built on `reply` (the oracle, gold readers) serve chat solvers as well."""
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        return self.reply(users[-1] if users else "")
 
     async def check(self) -> None:
         """A scripted model is always reachable."""

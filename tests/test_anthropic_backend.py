@@ -23,6 +23,7 @@ from rlm_bench.models.anthropic_backend import (  # noqa: E402
     TiktokenTokenizer,
     anthropic_from_spec,
     approximate_tokenizer,
+    build_chat_request,
     build_request,
     classify,
 )
@@ -241,6 +242,76 @@ def test_a_hung_call_is_abandoned_and_retried():
     model, _ = model_over(double, policy=RetryPolicy(timeout_s=0.2))
     out = asyncio.run(model.complete(PROMPT))
     assert out.text == "4821." and out.retries == 1
+
+
+# --- chat() ---------------------------------------------------------------------------------
+
+
+def test_chat_sends_the_system_prompt_apart_and_merges_turns_of_one_role():
+    conversation = [
+        {"role": "system", "content": "Answer with the number only."},
+        {"role": "user", "content": "Text: the number is 4821."},
+        {"role": "user", "content": "What is the number?"},
+        {"role": "assistant", "content": "Let me look."},
+        {"role": "assistant", "content": "It is in the text."},
+        {"role": "user", "content": "The number?"},
+    ]
+    double = AnthropicTransportDouble(ok("\n4821.\nDone.", input_tokens=60, output_tokens=5))
+    model, _ = model_over(double)
+    out = asyncio.run(model.chat(conversation, max_tokens=8, stop=("\n", "###")))
+    assert double.body() == {
+        "model": "claude-haiku-4-5",
+        "max_tokens": 8,
+        "system": "Answer with the number only.",
+        "messages": [
+            {"role": "user", "content": "Text: the number is 4821.\n\nWhat is the number?"},
+            {"role": "assistant", "content": "Let me look.\n\nIt is in the text."},
+            {"role": "user", "content": "The number?"},
+        ],
+        "stop_sequences": ["###"],
+    }
+    assert (out.text, out.prompt_tokens, out.completion_tokens) == ("4821.", 60, 5)
+    assert out.form == "chat" and out.retries == 0
+
+
+def test_a_chat_without_a_system_message_sends_no_system_prompt():
+    request = build_chat_request("claude-x", [{"role": "user", "content": "Hi"}], 4, ())
+    assert request == {
+        "model": "claude-x",
+        "max_tokens": 4,
+        "messages": [{"role": "user", "content": "Hi"}],
+    }  # not the completion instruction, SYSTEM: a chat caller says what it wants itself
+
+
+def test_a_rate_limited_chat_call_is_retried():
+    double = AnthropicTransportDouble(error(429, retry_after="2"), ok(" 4821."))
+    model, clock = model_over(double)
+    out = asyncio.run(model.chat([{"role": "user", "content": PROMPT}]))
+    assert out.text == "4821." and out.retries == 1 and out.form == "chat"
+    assert clock.waits == [2.0] and double.body(0) == double.body(1)
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        ([], "at least one message"),
+        ([{"role": "system", "content": "s"}], "a user message before"),
+        ([{"role": "assistant", "content": "a"}, {"role": "user", "content": "u"}], "before any"),
+        ([{"role": "user", "content": "u"}, {"role": "system", "content": "s"}], "only come first"),
+        ([{"role": "human", "content": "u"}], "message 0 must be"),
+    ],
+)
+def test_conversations_the_api_cannot_take_fail_before_any_request(messages, message):
+    double = AnthropicTransportDouble()
+    model, _ = model_over(double)
+    with pytest.raises(ValueError, match=message):
+        asyncio.run(model.chat(messages))
+    assert double.requests == []
+
+
+def test_the_messages_api_is_a_chat_template():
+    model, _ = model_over(AnthropicTransportDouble())
+    assert model.has_chat_template is True and model.describe()["chat_template"] is True
 
 
 def test_missing_key_is_one_line_naming_the_variable(monkeypatch):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import sqlite3
 import subprocess
 import sys
@@ -33,8 +35,18 @@ from tests.doubles import ScriptedModel
 PARTS = {"backend": "openai", "model": "gpt-4o-mini", "endpoint": "completions"}
 
 
+QUESTION = [
+    {"role": "system", "content": "Answer briefly."},
+    {"role": "user", "content": "What is the key?"},
+]
+
+
 def echo(prompt: str) -> str:
     return f" answer to {prompt[-12:]}"
+
+
+def user(content: str) -> dict[str, str]:
+    return {"role": "user", "content": content}
 
 
 @pytest.fixture
@@ -86,6 +98,85 @@ def test_a_different_prompt_parameter_or_model_misses(tokenizer, cache, change):
     assert not out.cached and len(inner2.prompts) == 1
     assert (model2.hits, model2.misses) == (0, 1)
     assert len(cache) == 2
+
+
+def test_a_completions_key_is_the_one_it_had_before_chat(tokenizer, cache):
+    """Entries a run stored before chat existed still hit."""
+    _, model = cached(tokenizer, cache)
+    before = {"key_version": 1, **PARTS, "temperature": 0.0, "max_tokens": 4, "stop": ["\n"]}
+    spelled = json.dumps({**before, "prompt": "p"}, sort_keys=True, separators=(",", ":"))
+    assert (
+        model.key("p", max_tokens=4, stop=("\n",)) == hashlib.sha256(spelled.encode()).hexdigest()
+    )
+
+
+def test_a_second_identical_chat_is_a_hit_and_says_chat(tokenizer, cache):
+    inner, model = cached(tokenizer, cache)
+    first = asyncio.run(model.chat(QUESTION, max_tokens=8, stop=("\n",)))
+    second = asyncio.run(model.chat([dict(m) for m in QUESTION], max_tokens=8, stop=("\n",)))
+    assert inner.conversations == [QUESTION]
+    assert first.form == second.form == "chat"
+    assert not first.cached and second.cached
+    assert second == replace(first, cached=True)
+    assert (model.hits, model.misses, model.bypassed) == (1, 1, 0)
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "user", "content": "Answer briefly."}, QUESTION[1]],  # a role
+        [QUESTION[0], user("What is the other key?")],  # a content
+        [*QUESTION, {"role": "assistant", "content": " 7"}],  # a message more
+        [QUESTION[0]],  # a message fewer
+    ],
+)
+def test_a_different_conversation_misses(tokenizer, cache, messages):
+    inner, model = cached(tokenizer, cache)
+    asyncio.run(model.chat(QUESTION, max_tokens=8))
+    out = asyncio.run(model.chat(messages, max_tokens=8))
+    assert not out.cached and inner.conversations == [QUESTION, messages]
+    assert (model.hits, model.misses) == (0, 2) and len(cache) == 2
+
+
+def test_the_order_of_messages_is_part_of_the_key(tokenizer, cache):
+    inner, model = cached(tokenizer, cache)
+    asyncio.run(model.chat([user("First."), user("Second.")], max_tokens=4))
+    out = asyncio.run(model.chat([user("Second."), user("First.")], max_tokens=4))
+    assert not out.cached and len(inner.conversations) == 2 and len(cache) == 2
+
+
+def test_a_chat_and_a_completion_of_the_same_text_never_share_an_entry(tokenizer, cache):
+    inner, model = cached(tokenizer, cache)
+    text = "What is the key?"
+    made = [
+        asyncio.run(model.complete(text, max_tokens=4)),
+        asyncio.run(model.chat([user(text)], max_tokens=4)),
+    ]
+    again = [
+        asyncio.run(model.complete(text, max_tokens=4)),
+        asyncio.run(model.chat([user(text)], max_tokens=4)),
+    ]
+    assert len(inner.prompts) == len(inner.conversations) == 1 and len(cache) == 2
+    assert [c.form for c in made] == [c.form for c in again] == ["completion", "chat"]
+    assert not any(c.cached for c in made) and all(c.cached for c in again)
+    assert (model.hits, model.misses) == (2, 2)
+
+
+def test_concurrent_identical_chats_make_one_call(tokenizer, cache):
+    inner, model = cached(tokenizer, cache, delay_s=0.02)
+
+    async def twins():
+        return await asyncio.gather(
+            model.chat(QUESTION, max_tokens=4),
+            model.chat(QUESTION, max_tokens=4),
+            model.complete(QUESTION[1]["content"], max_tokens=4),
+        )
+
+    first, second, completion = asyncio.run(twins())
+    assert inner.conversations == [QUESTION] and len(inner.prompts) == 1
+    assert not first.cached and second.cached and second.form == "chat"
+    assert second.text == first.text == completion.text
+    assert (model.hits, model.misses) == (1, 2) and len(cache) == 2
 
 
 def test_the_cache_persists_across_instances(tokenizer, tmp_path):
@@ -149,6 +240,9 @@ def test_only_temperature_zero_is_cached(tokenizer, cache):
         for t in ({}, {"temperature": 0}, {"temperature": 0.0})
     }
     assert len(keys) == 1
+    for _ in range(2):
+        assert not asyncio.run(model.chat(QUESTION, max_tokens=4)).cached
+    assert len(inner.conversations) == 2 and model.bypassed == 4 and len(cache) == 0
 
 
 def test_key_parts_must_name_backend_and_model(tokenizer, cache):
@@ -157,6 +251,10 @@ def test_key_parts_must_name_backend_and_model(tokenizer, cache):
         CachedModel(inner, cache, {"backend": "openai"})
     with pytest.raises(ValueError, match="prompt"):
         CachedModel(inner, cache, {**PARTS, "prompt": "x"})
+    with pytest.raises(ValueError, match="messages"):
+        CachedModel(inner, cache, {**PARTS, "messages": []})
+    with pytest.raises(ValueError, match="form"):
+        CachedModel(inner, cache, {**PARTS, "form": "chat"})
     with pytest.raises(ValueError, match="JSON"):
         CachedModel(inner, cache, {**PARTS, "path": object()})
 
@@ -176,6 +274,21 @@ def test_the_stored_request_says_what_was_asked(tokenizer, cache):
         (mode,) = db.execute("PRAGMA journal_mode").fetchone()
     assert '"model":"gpt-4o-mini"' in request and '"temperature":0.0' in request
     assert "Secret context" not in request and mode == "wal"
+
+
+def test_a_stored_chat_request_says_chat_and_holds_no_message(tokenizer, cache):
+    _, model = cached(tokenizer, cache)
+    asyncio.run(model.chat([user("Secret context.")], max_tokens=4))
+    with sqlite3.connect(cache.path) as db:
+        (request,) = db.execute("SELECT request FROM responses").fetchone()
+    assert '"form":"chat"' in request and "Secret context" not in request
+
+
+def test_a_malformed_conversation_fails_before_any_call(tokenizer, cache):
+    inner, model = cached(tokenizer, cache)
+    with pytest.raises(ValueError, match="message 1"):
+        asyncio.run(model.chat([user("Q?"), {"role": "system", "content": "late"}]))
+    assert inner.conversations == [] and len(cache) == 0
 
 
 def test_default_location_follows_rlm_bench_cache(monkeypatch, tmp_path):
@@ -347,6 +460,13 @@ def test_priced_model_fills_cost_and_delegates(tokenizer):
     }
 
 
+def test_priced_model_prices_a_chat_like_a_completion(tokenizer):
+    model = PricedModel(ScriptedModel(tokenizer, reply=echo), Price(2.0, 8.0))
+    out = asyncio.run(model.chat(QUESTION, max_tokens=4))
+    assert out.cost_usd == pytest.approx((out.prompt_tokens * 2 + out.completion_tokens * 8) / 1e6)
+    assert out.cost_usd > 0 and out.form == "chat" and out.text == echo("What is the key?")
+
+
 def test_without_a_price_the_backends_cost_passes_through(tokenizer):
     model = PricedModel(ScriptedModel(tokenizer, reply=echo), None)
     assert asyncio.run(model.complete("Free?")).cost_usd == 0.0
@@ -358,6 +478,14 @@ def test_priced_outside_cached_prices_hits_with_todays_price(tokenizer, cache):
     asyncio.run(PricedModel(model, Price(1.0, 1.0)).complete("Q?", max_tokens=4))
     hit = asyncio.run(PricedModel(model, Price(2.0, 2.0)).complete("Q?", max_tokens=4))
     assert hit.cached and len(inner.prompts) == 1
+    assert hit.cost_usd == pytest.approx((hit.prompt_tokens + hit.completion_tokens) * 2 / 1e6)
+
+
+def test_a_chat_hit_is_priced_with_todays_price(tokenizer, cache):
+    inner, model = cached(tokenizer, cache)
+    asyncio.run(PricedModel(model, Price(1.0, 1.0)).chat(QUESTION, max_tokens=4))
+    hit = asyncio.run(PricedModel(model, Price(2.0, 2.0)).chat(QUESTION, max_tokens=4))
+    assert hit.cached and hit.form == "chat" and len(inner.conversations) == 1
     assert hit.cost_usd == pytest.approx((hit.prompt_tokens + hit.completion_tokens) * 2 / 1e6)
 
 

@@ -31,6 +31,25 @@ def test_no_more_calls_than_slots_are_in_flight(tokenizer, slots):
     assert inner.most_in_flight == slots
 
 
+@pytest.mark.parametrize("slots", [1, 3])
+def test_chat_and_completion_calls_share_the_slots(tokenizer, slots):
+    inner = overlapping(tokenizer)
+    model = CappedModel(inner, slots)
+
+    def call(i: int):
+        if i % 2:
+            return model.chat([{"role": "user", "content": f"q{i}"}])
+        return model.complete(f"q{i}")
+
+    async def many():
+        return await asyncio.gather(*(call(i) for i in range(10)))
+
+    outs = asyncio.run(many())
+    assert [c.form for c in outs] == ["completion", "chat"] * 5
+    assert len(inner.prompts) == len(inner.conversations) == 5
+    assert inner.most_in_flight == slots
+
+
 def test_the_cap_survives_successive_event_loops(tokenizer):
     """The CLI checks a model in one `asyncio.run` and runs the suite in another."""
     inner = overlapping(tokenizer)

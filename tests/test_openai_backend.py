@@ -25,6 +25,7 @@ from rlm_bench.models import serving
 from rlm_bench.models.capping import CappedModel
 from rlm_bench.models.checkpoint import default_gguf, ensure_tokenizer
 from rlm_bench.models.openai_backend import (
+    MESSAGE_OVERHEAD_TOKENS,
     OpenAIModel,
     TiktokenTokenizer,
     openai_from_spec,
@@ -51,16 +52,18 @@ def completion_body(text: str, usage: bool = True) -> dict:
     return body
 
 
-def chat_body(text: str) -> dict:
+def chat_body(text: str, usage: bool = True) -> dict:
     message = {"role": "assistant", "content": text}
-    return {
+    body = {
         "id": "chat-test",
         "object": "chat.completion",
         "created": 0,
         "model": "m",
         "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11},
     }
+    if usage:
+        body["usage"] = {"prompt_tokens": 9, "completion_tokens": 2, "total_tokens": 11}
+    return body
 
 
 class ScriptedServer:
@@ -246,6 +249,74 @@ def test_one_model_serves_calls_from_successive_event_loops():
         first = asyncio.run(model.complete("a"))
         second = asyncio.run(model.complete("b"))
     assert first.text == second.text == " Paris."
+
+
+# --- chat() ---------------------------------------------------------------------------------
+
+CONVERSATION = [
+    {"role": "system", "content": "Answer in one word."},
+    {"role": "user", "content": "Capital of Italy?"},
+    {"role": "assistant", "content": "Rome."},
+    {"role": "user", "content": "Capital of France?"},
+]
+
+
+def test_chat_sends_the_conversation_as_it_is_and_cuts_the_stop_string():
+    with ScriptedServer(chat_body("Paris.\nLyon is second.")) as server:
+        model = local_model(server)  # a completions endpoint: chat still goes to /chat
+        completion = asyncio.run(model.chat(CONVERSATION, max_tokens=5, stop=("\n", "###")))
+    path, body = server.requests[0]
+    assert path == "/v1/chat/completions"
+    assert body == {
+        "model": "m",
+        "messages": CONVERSATION,
+        "max_tokens": 5,
+        "temperature": 0,
+        "stop": ["\n", "###"],
+    }
+    assert completion.text == "Paris." and completion.form == "chat"
+    assert (completion.prompt_tokens, completion.completion_tokens, completion.retries) == (9, 2, 0)
+
+
+def test_a_rate_limited_chat_call_is_retried():
+    with ScriptedServer((429, {"Retry-After": "0"}), chat_body("Paris.")) as server:
+        completion = asyncio.run(local_model(server, endpoint="chat").chat(CONVERSATION))
+    assert completion.text == "Paris." and completion.retries == 1 and completion.form == "chat"
+    assert [path for path, _ in server.requests] == ["/v1/chat/completions"] * 2
+    assert [body["messages"] for _, body in server.requests] == [CONVERSATION] * 2
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        ([], "at least one message"),
+        ([{"role": "user", "content": "a"}, {"role": "system", "content": "b"}], "only come first"),
+        ([{"role": "tool", "content": "a"}], "message 0 must be"),
+        ([{"role": "user", "content": None}], "message 0 must be"),
+    ],
+)
+def test_malformed_messages_fail_before_any_request(messages, message):
+    with ScriptedServer() as server:
+        with pytest.raises(ValueError, match=message):
+            asyncio.run(local_model(server).chat(messages))
+    assert server.requests == []
+
+
+def test_chat_tokens_are_estimated_when_the_server_reports_no_usage():
+    folder = ensure_tokenizer(default_gguf())
+    with ScriptedServer(chat_body("Paris", usage=False)) as server:
+        model = local_model(server, tokenizer=str(folder), endpoint="chat")
+        completion = asyncio.run(model.chat(CONVERSATION))
+    contents = sum(model.tokenizer.count(m["content"]) for m in CONVERSATION)
+    assert completion.prompt_tokens == contents + MESSAGE_OVERHEAD_TOKENS * len(CONVERSATION)
+    assert completion.completion_tokens == model.tokenizer.count("Paris")
+
+
+def test_only_a_chat_endpoint_has_a_chat_template():
+    for endpoint, templated in (("chat", True), ("completions", False)):
+        model = OpenAIModel("m", base_url="http://127.0.0.1:9/v1", endpoint=endpoint)
+        assert model.has_chat_template is templated
+        assert model.describe()["chat_template"] is templated
 
 
 # --- check() --------------------------------------------------------------------------------

@@ -79,7 +79,7 @@ def test_a_realistic_trajectory_finds_the_needle_and_traces_every_step(tokenizer
 
     assert result.prediction == sample.answer and task.score(result.prediction, sample) == 1.0
     assert result.notes == {"final": "FINAL_VAR", "iterations": 3, "block_errors": 0,
-                            "timeouts": 0}  # fmt: skip
+                            "timeouts": 0, "repeats": 0, "form": "completion"}  # fmt: skip
     nodes = result.trace.nodes
     roots = [n for n in nodes if n.kind == "call" and n.depth == 0]
     blocks = [n for n in nodes if n.kind == "exec"]
@@ -162,7 +162,7 @@ def test_a_model_that_never_answers_still_yields_a_scored_sample(tokenizer, need
     result = solve("repl", model, sample, max_iterations=3)
     assert result.prediction is None and task.score(result.prediction, sample) == 0.0
     assert result.notes == {"final": "out_of_turns", "iterations": 3, "block_errors": 0,
-                            "timeouts": 0}  # fmt: skip
+                            "timeouts": 0, "repeats": 0, "form": "completion"}  # fmt: skip
     assert len(result.trace.calls) == 4  # three turns, then the call that asks for the answer
     assert model.root_prompts[-1].endswith("FINAL(")
 

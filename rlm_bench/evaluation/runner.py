@@ -16,10 +16,11 @@ from tqdm import tqdm
 from rlm_bench.evaluation.analysis import analyze
 from rlm_bench.evaluation.cells import expand
 from rlm_bench.evaluation.executors import Executor, Job, LocalExecutor
-from rlm_bench.evaluation.executors.solving import Row, make_tasks
+from rlm_bench.evaluation.executors.solving import Row, make_solvers, make_tasks
 from rlm_bench.evaluation.provenance import git_commit, now, versions
 from rlm_bench.evaluation.store import RunStore
 from rlm_bench.models.base import Model
+from rlm_bench.solvers.forms import pick_form
 from rlm_bench.suites import Suite
 
 
@@ -46,6 +47,7 @@ def run_suite(
             "suite": suite.to_dict(),
             "model": model.describe(),
             "sub_model": sub_model.describe() if sub_model is not None else None,
+            "prompt_forms": prompt_forms(suite, model, sub_model),
             "seed": suite.seed,
             "versions": versions(),
             "git_commit": git_commit(),
@@ -73,3 +75,15 @@ def run_suite(
     store.write_summary(analysis)
     store.write_run_info(info)
     return analysis
+
+
+def prompt_forms(suite: Suite, model: Model, sub_model: Model | None) -> dict[str, str | None]:
+    """How each solver's root calls reach the model ("chat" or "completion"), decided before the
+    first sample so that a run asking chat of a model without a template stops at once. None
+    for a solver that does not say (one from outside this package); each trace node records
+    the form of its own call either way."""
+    solvers = make_solvers(suite, sub_model)
+    return {
+        label: pick_form(solver.form, model) if hasattr(solver, "form") else None
+        for label, solver in solvers.items()
+    }

@@ -25,11 +25,12 @@ import asyncio
 import email.utils
 import os
 import time
+from collections.abc import Sequence
 from functools import cache, cached_property
 from typing import Any
 
 from rlm_bench.errors import UserError
-from rlm_bench.models.base import Completion
+from rlm_bench.models.base import Completion, Message, PromptForm, check_messages
 from rlm_bench.models.local_generation import cut_at_stop
 from rlm_bench.models.options import check_options
 from rlm_bench.models.retrying import (
@@ -91,18 +92,62 @@ def build_request(
     thinking: dict | None = None,
     extra_tokens: int = 0,
 ) -> dict:
-    """The Messages request for a completion-style prompt.
+    """The Messages request for a completion-style prompt: one user turn under `SYSTEM`."""
+    turns = [{"role": "user", "content": prompt}]
+    return _request(model, SYSTEM, turns, max_tokens, stop, thinking, extra_tokens)
 
-    The API rejects stop sequences that are only whitespace, and the harness's usual stop is
+
+def build_chat_request(
+    model: str,
+    messages: Sequence[Message],
+    max_tokens: int,
+    stop: tuple[str, ...],
+    *,
+    thinking: dict | None = None,
+    extra_tokens: int = 0,
+) -> dict:
+    """The Messages request for a conversation: a leading system message becomes `system`, the
+    rest `messages`. The API wants user and assistant turns to alternate, starting with user,
+    where other backends take any order: consecutive messages of one role are merged into one
+    turn, their contents joined by a blank line. A conversation whose first turn is the
+    assistant's is a ValueError (there is no user text to merge it into). A last assistant
+    turn is the start of the reply, which the model continues."""
+    checked = check_messages(messages)
+    system = checked[0]["content"] if checked[0]["role"] == "system" else None
+    turns = _alternating(checked[1:] if system is not None else checked)
+    return _request(model, system, turns, max_tokens, stop, thinking, extra_tokens)
+
+
+def _alternating(messages: list[Message]) -> list[dict]:
+    """User and assistant messages as alternating turns, starting with the user's."""
+    turns: list[dict] = []
+    for message in messages:
+        if turns and turns[-1]["role"] == message["role"]:
+            turns[-1]["content"] += "\n\n" + message["content"]
+        else:
+            turns.append(dict(message))
+    if not turns or turns[0]["role"] != "user":
+        raise ValueError("anthropic: a conversation needs a user message before any other turn")
+    return turns
+
+
+def _request(
+    model: str,
+    system: str | None,
+    turns: list[dict],
+    max_tokens: int,
+    stop: tuple[str, ...],
+    thinking: dict | None,
+    extra_tokens: int,
+) -> dict:
+    """The API rejects stop sequences that are only whitespace, and the harness's usual stop is
     "\\n": those are left out of the request and the reply is cut at them afterwards instead, so
     the model may write past them (up to `max_tokens`, which are billed). No sampling
     parameters: the API version the SDK speaks refuses them (see the module docstring)."""
-    request: dict[str, Any] = {
-        "model": model,
-        "max_tokens": max_tokens + extra_tokens,
-        "system": SYSTEM,
-        "messages": [{"role": "user", "content": prompt}],
-    }
+    request: dict[str, Any] = {"model": model, "max_tokens": max_tokens + extra_tokens}
+    if system is not None:
+        request["system"] = system
+    request["messages"] = turns
     sendable = [s for s in dict.fromkeys(stop) if s.strip()]
     if sendable:
         request["stop_sequences"] = sendable
@@ -196,6 +241,9 @@ class AnthropicModel:
         self._client = None
         self._client_loop = None
 
+    has_chat_template = True
+    """The Messages API takes conversations and formats them itself."""
+
     @cached_property
     def tokenizer(self) -> Tokenizer:
         return approximate_tokenizer(self._tokenizer_choice)
@@ -227,7 +275,6 @@ class AnthropicModel:
     async def complete(
         self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
     ) -> Completion:
-        client = self._client_for_this_loop()
         request = build_request(
             self.name,
             prompt,
@@ -236,6 +283,24 @@ class AnthropicModel:
             thinking=self.thinking,
             extra_tokens=self.extra_tokens,
         )
+        return await self._send(request, stop, "completion")
+
+    async def chat(
+        self, messages: Sequence[Message], *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        """See `build_chat_request` for how a conversation is reshaped into turns the API takes."""
+        request = build_chat_request(
+            self.name,
+            messages,
+            max_tokens,
+            stop,
+            thinking=self.thinking,
+            extra_tokens=self.extra_tokens,
+        )
+        return await self._send(request, stop, "chat")
+
+    async def _send(self, request: dict, stop: tuple[str, ...], form: PromptForm) -> Completion:
+        client = self._client_for_this_loop()
 
         async def attempt():
             start = time.perf_counter()
@@ -251,6 +316,7 @@ class AnthropicModel:
             completion_tokens=message.usage.output_tokens,
             latency_s=latency_s,
             retries=failures,
+            form=form,
         )
 
     async def check(self) -> None:
@@ -301,6 +367,7 @@ class AnthropicModel:
             "thinking": (self.thinking or {}).get("type", "model default"),
             "thinking_headroom": self.extra_tokens,
             "system": SYSTEM,
+            "chat_template": self.has_chat_template,
         }
 
 

@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 from rlm_bench.tokens import Tokenizer
+
+
+Role = Literal["system", "user", "assistant"]
+PromptForm = Literal["completion", "chat"]
+"""How a call reached the model: one text to continue (`complete`) or a conversation (`chat`)."""
+
+
+class Message(TypedDict):
+    role: Role
+    content: str
+
+
+ROLES: tuple[Role, ...] = ("system", "user", "assistant")
+
+
+def check_messages(messages: Sequence[Message]) -> list[Message]:
+    """The messages as plain dicts, or ValueError naming the first bad one: every backend takes
+    the same conversations, so a solver's mistake fails the same way on all of them."""
+    if not messages:
+        raise ValueError("a chat call needs at least one message")
+    checked: list[Message] = []
+    for i, message in enumerate(messages):
+        role, content = message.get("role"), message.get("content")
+        if role not in ROLES or not isinstance(content, str):
+            raise ValueError(
+                f"message {i} must be {{role: system|user|assistant, content: str}}: {message!r}"
+            )
+        if role == "system" and i > 0:
+            raise ValueError(f"message {i}: a system message may only come first")
+        checked.append({"role": role, "content": content})
+    return checked
 
 
 @dataclass(frozen=True)
@@ -20,17 +52,28 @@ class Completion:
     cached: bool = False
     retries: int = 0
     """Attempts that failed (rate limit, server error, timeout) before this one succeeded."""
+    form: PromptForm = "completion"
 
 
 class Model(Protocol):
     name: str
     context_window: int
     tokenizer: Tokenizer
+    has_chat_template: bool
+    """Whether `chat` applies the model's own conversation format (a checkpoint's chat
+    template, a chat endpoint, the Messages API). Solvers ask it to choose between a
+    conversation and a completion-style prompt; a base model without one says False."""
 
     async def complete(
         self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
     ) -> Completion:
         """Greedy completion of a plain (non-chat) prompt, cut before any `stop` string."""
+
+    async def chat(
+        self, messages: Sequence[Message], *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        """Greedy reply to a conversation (system first, if any; then user and assistant
+        turns), cut before any `stop` string; the Completion says `form="chat"`."""
 
     async def check(self) -> None:
         """Fail fast, before a run starts: raise `UserError` with one line naming what is wrong
@@ -58,6 +101,10 @@ class ModelWrapper:
     @property
     def tokenizer(self) -> Tokenizer:
         return self.inner.tokenizer
+
+    @property
+    def has_chat_template(self) -> bool:
+        return self.inner.has_chat_template
 
     async def check(self) -> None:
         await self.inner.check()

@@ -1,10 +1,11 @@
 """A response cache, so that running a finished suite again makes no model calls.
 
-Temperature-0 completions are a function of (backend, model, parameters, prompt), so they are
-stored in one SQLite file keyed by the sha256 of a canonical JSON of those. SQLite because it is
-in the standard library and makes one file safe to share: WAL mode lets readers go on while a
-writer commits, and a busy timeout makes two runs on the same cache wait for each other's
-one-row writes instead of failing. (WAL needs a local disk; it does not work over NFS.)
+Temperature-0 completions are a function of (backend, model, parameters, prompt), and chat
+replies of the same with the messages in place of the prompt, so they are stored in one SQLite
+file keyed by the sha256 of a canonical JSON of those. SQLite because it is in the standard
+library and makes one file safe to share: WAL mode lets readers go on while a writer commits,
+and a busy timeout makes two runs on the same cache wait for each other's one-row writes
+instead of failing. (WAL needs a local disk; it does not work over NFS.)
 
 The SQLite calls are synchronous, on the event loop's thread. Each is one primary-key lookup or
 a one-row insert, well under a millisecond, so a hop to a worker thread would cost about as
@@ -20,19 +21,27 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from rlm_bench.errors import UserError
-from rlm_bench.models.base import Completion, Model, ModelWrapper
+from rlm_bench.models.base import (
+    Completion,
+    Message,
+    Model,
+    ModelWrapper,
+    PromptForm,
+    check_messages,
+)
 from rlm_bench.models.checkpoint import cache_root
 
 KEY_VERSION = 1
 """Part of every key: bump it when what a key means changes, and old entries stop matching."""
 
 BUSY_TIMEOUT_S = 30.0
-RESERVED = ("max_tokens", "stop", "prompt")
+RESERVED = ("max_tokens", "stop", "prompt", "messages", "form")
 """Request fields that come from each call, not from the model's `key_parts`."""
 
 _COLUMNS = "text, prompt_tokens, completion_tokens, latency_s, cost_usd"
@@ -61,18 +70,29 @@ def canonical_json(value: Any) -> str:
 
 
 def request_fields(
-    key_parts: Mapping[str, Any], max_tokens: int, stop: tuple[str, ...]
+    key_parts: Mapping[str, Any],
+    max_tokens: int,
+    stop: tuple[str, ...],
+    form: PromptForm = "completion",
 ) -> dict[str, Any]:
-    """Everything a completion depends on except the prompt (stored with each entry, so a
-    cache file can be inspected or pruned by backend and model)."""
-    return {"key_version": KEY_VERSION, **key_parts, "max_tokens": max_tokens, "stop": list(stop)}
+    """Everything a completion depends on except the prompt or messages (stored with each
+    entry, so a cache file can be inspected or pruned by backend, model and form). Only a chat
+    request names its form: completion requests keep the fields they had before chat existed,
+    so their stored entries still hit."""
+    fields = {"key_version": KEY_VERSION, **key_parts, "max_tokens": max_tokens, "stop": list(stop)}
+    return fields if form == "completion" else {**fields, "form": form}
+
+
+def request_key(request: Mapping[str, Any], asked: Mapping[str, Any]) -> str:
+    """`asked` (the prompt or the messages) is hashed but never stored, so a cache file holds
+    no context text."""
+    return hashlib.sha256(canonical_json({**request, **asked}).encode()).hexdigest()
 
 
 def cache_key(
     key_parts: Mapping[str, Any], prompt: str, *, max_tokens: int, stop: tuple[str, ...]
 ) -> str:
-    request = {**request_fields(key_parts, max_tokens, stop), "prompt": prompt}
-    return hashlib.sha256(canonical_json(request).encode()).hexdigest()
+    return request_key(request_fields(key_parts, max_tokens, stop), {"prompt": prompt})
 
 
 class ResponseCache:
@@ -113,7 +133,8 @@ class ResponseCache:
 
     def get(self, key: str) -> Completion | None:
         """The stored completion, marked `cached`, with the latency and cost of the call that
-        made it; None on a miss."""
+        made it; None on a miss. Rows do not record their form (the key already tells a chat
+        entry from a completion one), so the caller that built the key sets it."""
         try:
             with self._lock:
                 row = self._db.execute(
@@ -166,8 +187,11 @@ class CachedModel(ModelWrapper):
     """Any backend behind the response cache: a hit returns the stored completion and makes no
     call; a miss calls the backend and stores the answer.
 
-    `key_parts` names what, besides the call's own max_tokens, stop and prompt, decides the
-    answer: at least `backend` and `model`, plus whatever else does (endpoint, base URL,
+    `complete` and `chat` are cached alike, a chat call keyed on its messages where a
+    completion is keyed on its prompt, so the two never share an entry.
+
+    `key_parts` names what, besides the call's own max_tokens, stop and prompt or messages,
+    decides the answer: at least `backend` and `model`, plus whatever else does (endpoint, base URL,
     chat template). Only temperature-0 calls are cached, since only they repeat; a missing
     `temperature` means 0, the harness's setting, and is written into the key so the rule is
     visible in every stored request. At any other temperature every call goes to the backend.
@@ -209,30 +233,64 @@ class CachedModel(ModelWrapper):
         self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
     ) -> Completion:
         stop = tuple(stop)
+        return await self._answer(
+            "completion",
+            {"prompt": prompt},
+            lambda: self.inner.complete(prompt, max_tokens=max_tokens, stop=stop),
+            max_tokens,
+            stop,
+        )
+
+    async def chat(
+        self, messages: Sequence[Message], *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        # Checked before hashing, so the key holds role and content alone and the backend gets
+        # exactly the conversation the key names.
+        messages = check_messages(messages)
+        stop = tuple(stop)
+        return await self._answer(
+            "chat",
+            {"messages": messages},
+            lambda: self.inner.chat(messages, max_tokens=max_tokens, stop=stop),
+            max_tokens,
+            stop,
+        )
+
+    async def _answer(
+        self,
+        form: PromptForm,
+        asked: Mapping[str, Any],
+        call: Callable[[], Awaitable[Completion]],
+        max_tokens: int,
+        stop: tuple[str, ...],
+    ) -> Completion:
+        """What `complete` and `chat` share: the stored answer, else the answer of an identical
+        call in flight, else `call`'s."""
         if not self.enabled:
             self.bypassed += 1
-            return await self.inner.complete(prompt, max_tokens=max_tokens, stop=stop)
-        key = self.key(prompt, max_tokens=max_tokens, stop=stop)
+            return await call()
+        request = request_fields(self.key_parts, max_tokens, stop, form)
+        key = request_key(request, asked)
         while (stored := self.cache.get(key)) is None:
             pending = self._in_flight.get(key)
             if pending is None:
-                return await self._call(key, prompt, max_tokens, stop)
+                return await self._call(key, request, call)
             # Solvers asking the same question of the same span at once (two solvers on one
             # sample) wait for the first call rather than paying for the answer twice. If that
             # call fails, the loop finds no entry and this one makes its own attempt.
             await asyncio.shield(pending)
         self.hits += 1
-        return stored
+        return replace(stored, form=form)
 
     async def _call(
-        self, key: str, prompt: str, max_tokens: int, stop: tuple[str, ...]
+        self, key: str, request: Mapping[str, Any], call: Callable[[], Awaitable[Completion]]
     ) -> Completion:
         done = asyncio.get_running_loop().create_future()
         self._in_flight[key] = done
         self.misses += 1
         try:
-            completion = await self.inner.complete(prompt, max_tokens=max_tokens, stop=stop)
-            self.cache.put(key, completion, request_fields(self.key_parts, max_tokens, stop))
+            completion = await call()
+            self.cache.put(key, completion, request)
         finally:
             del self._in_flight[key]
             done.set_result(None)

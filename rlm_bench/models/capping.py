@@ -3,15 +3,17 @@
 One cap, in one place, whatever the backend: an HTTP server is sent at most N requests at once
 (so a rate limit is met by waiting, not by piling on), and with N = 1 a call's latency is the
 model's own time, not time spent queued behind other calls on a server that answers one at a
-time. A call holds its slot through its retries.
+time. A call holds its slot through its retries. Chat and completion calls share the slots:
+the server answering them is the same.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 from rlm_bench.errors import UserError
-from rlm_bench.models.base import Completion, Model, ModelWrapper
+from rlm_bench.models.base import Completion, Message, Model, ModelWrapper
 
 
 class CappedModel(ModelWrapper):
@@ -27,6 +29,12 @@ class CappedModel(ModelWrapper):
     ) -> Completion:
         async with self._semaphore():
             return await self.inner.complete(prompt, max_tokens=max_tokens, stop=stop)
+
+    async def chat(
+        self, messages: Sequence[Message], *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        async with self._semaphore():
+            return await self.inner.chat(messages, max_tokens=max_tokens, stop=stop)
 
     def _semaphore(self) -> asyncio.Semaphore:
         """One per event loop: a semaphore is bound to the loop it first waited in, and a CLI

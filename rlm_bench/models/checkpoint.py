@@ -18,6 +18,13 @@ from pathlib import Path
 from rlm_bench.errors import UserError
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
+CHAT_TEMPLATE_FILE = "chat_template.jinja"
+GENERATION_FILE = "generation_config.json"
+MARKER_FILE = "rlm_bench_conversion.json"
+"""Written last: what the conversion kept from the GGUF's metadata. A folder without it (or
+of an older version) is converted again, so a checkpoint made before the chat template was
+kept gets one."""
+CONVERSION_VERSION = 2
 WEIGHTS_FILE = "model.safetensors"
 
 
@@ -63,18 +70,64 @@ def _publish(tmp: Path, final: Path, names: tuple[str, ...]) -> None:
 
 
 def ensure_tokenizer(gguf: Path) -> Path:
-    """A folder holding the converted tokenizer (fast: no weights are touched)."""
+    """A folder holding the converted tokenizer (fast: no weights are touched), with the GGUF's
+    chat template and its end-of-turn token as the generation config's stop."""
     final = checkpoint_dir(gguf)
-    if all((final / n).is_file() for n in TOKENIZER_FILES):
+    if _converted(final):
         return final
     from transformers import AutoTokenizer
 
     tok = _from_gguf(AutoTokenizer, gguf)
+    meta = gguf_metadata(gguf)
+    if meta["chat_template"]:
+        tok.chat_template = meta["chat_template"]
     final.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=final.parent) as tmp:
         tok.save_pretrained(tmp)
-        _publish(Path(tmp), final, TOKENIZER_FILES)
+        ends = [i for i in (meta["eos_token_id"], meta["eot_token_id"]) if i is not None]
+        names = list(TOKENIZER_FILES)
+        if meta["chat_template"]:
+            names.append(CHAT_TEMPLATE_FILE)
+        if ends:
+            Path(tmp, GENERATION_FILE).write_text(json.dumps({"eos_token_id": ends}, indent=2))
+            names.append(GENERATION_FILE)
+        marker = {"version": CONVERSION_VERSION, "files": names, "end_token_ids": ends}
+        Path(tmp, MARKER_FILE).write_text(json.dumps(marker, indent=2))
+        _publish(Path(tmp), final, (*names, MARKER_FILE))
     return final
+
+
+def _converted(folder: Path) -> bool:
+    try:
+        marker = json.loads((folder / MARKER_FILE).read_text())
+    except (OSError, ValueError):
+        return False
+    if marker.get("version") != CONVERSION_VERSION:
+        return False
+    return all((folder / n).is_file() for n in marker.get("files", ()))
+
+
+def gguf_metadata(gguf: Path) -> dict[str, object]:
+    """What the conversion keeps from the GGUF's own metadata: its chat template (e.g. Qwen's
+    ChatML), its end of text and its end of turn. Read here rather than trusted to the
+    tokenizer conversion, which has dropped the template in some transformers versions."""
+    from gguf import GGUFReader
+
+    try:
+        fields = GGUFReader(str(gguf)).fields
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read GGUF file {gguf}: {exc}".splitlines()[0]) from None
+
+    def value(key: str):
+        field = fields.get(key)
+        return None if field is None else field.contents()
+
+    template = value("tokenizer.chat_template")
+    return {
+        "chat_template": template if isinstance(template, str) and template.strip() else None,
+        "eos_token_id": value("tokenizer.ggml.eos_token_id"),
+        "eot_token_id": value("tokenizer.ggml.eot_token_id"),
+    }
 
 
 def ensure_checkpoint(gguf: Path) -> Path:

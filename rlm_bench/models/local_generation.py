@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 
-from rlm_bench.models.base import Completion
+from rlm_bench.models.base import Completion, Message, check_messages
 from rlm_bench.models.hf_tokenizer import HFTokenizer
 
 
@@ -53,19 +55,46 @@ class LocalModel:
     def load(self):
         raise NotImplementedError
 
+    @property
+    def has_chat_template(self) -> bool:
+        return self.tokenizer.hf.chat_template is not None
+
     async def complete(
         self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
     ) -> Completion:
         async with self._lock:
-            return await asyncio.to_thread(self._generate, prompt, max_tokens, stop)
+            return await asyncio.to_thread(self._generate, prompt, max_tokens, stop, True)
 
-    def _generate(self, prompt: str, max_tokens: int, stop: tuple[str, ...]) -> Completion:
+    async def chat(
+        self, messages: Sequence[Message], *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        """The conversation in the checkpoint's own chat template, ending with the assistant's
+        cue; generation ends at the template's end of turn (the generation config's stop)."""
+        text = self.chat_text(messages)
+        async with self._lock:
+            completion = await asyncio.to_thread(self._generate, text, max_tokens, stop, False)
+        return replace(completion, form="chat")
+
+    def chat_text(self, messages: Sequence[Message]) -> str:
+        """The prompt text `chat` sends: the template adds its own special tokens (a <bos>
+        where the model was trained with one), so none are added again when it is encoded."""
+        messages = check_messages(messages)
+        if not self.has_chat_template:
+            raise ValueError(f"{self.name} has no chat template: call complete() instead")
+        return self.tokenizer.hf.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=False
+        )
+
+    def _generate(
+        self, prompt: str, max_tokens: int, stop: tuple[str, ...], special_tokens: bool
+    ) -> Completion:
         import torch
 
         model = self.load()
         hf = self.tokenizer.hf
         start = time.perf_counter()
-        inputs = hf(prompt, return_tensors="pt").to(self.device)  # adds <bos> where trained so
+        # `special_tokens` adds <bos> where the model was trained so (plain prompts)
+        inputs = hf(prompt, return_tensors="pt", add_special_tokens=special_tokens).to(self.device)
         with torch.inference_mode():
             out = model.generate(
                 **inputs,

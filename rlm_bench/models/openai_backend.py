@@ -12,6 +12,7 @@ import email.utils
 import json
 import os
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from rlm_bench.errors import UserError, exception_line, first_line
-from rlm_bench.models.base import Completion
+from rlm_bench.models.base import Completion, Message, PromptForm, check_messages
 from rlm_bench.models.local_generation import cut_at_stop
 from rlm_bench.models.retrying import (
     NO_RETRY,
@@ -39,6 +40,9 @@ PROBE_POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.5, max_delay_s=5.0, ti
 MAX_STOP_SEQUENCES = 4
 """OpenAI rejects more; the text is cut at every stop string on our side anyway."""
 DEFAULT_CONTEXT_WINDOW = 8192
+MESSAGE_OVERHEAD_TOKENS = 4
+"""Tokens a chat format adds around each message (OpenAI's add 3, Gemma's turns 5). Counted
+only when a server reports no usage, so a chat call's prompt tokens are then an estimate."""
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 CONTEXT_WINDOWS = {
@@ -142,6 +146,13 @@ class OpenAIModel:
         return f"tiktoken:{tiktoken_encoding_name(self.model)}"
 
     @property
+    def has_chat_template(self) -> bool:
+        """A chat endpoint formats the conversation on the server (OpenAI's chat models, a
+        checkpoint's template); a completions endpoint is taken to serve a base model, which
+        solvers then prompt with plain text."""
+        return self.endpoint == "chat"
+
+    @property
     def needs_key(self) -> bool:
         """Only OpenAI's own API insists on a key; local and self-hosted servers mostly ignore it
         (one that does not will answer 401, which `check` reports)."""
@@ -154,6 +165,7 @@ class OpenAIModel:
             "model": self.model,
             "base_url": _without_userinfo(self.base_url),
             "endpoint": self.endpoint,
+            "chat_template": self.has_chat_template,
             "context_window": self.context_window,
             "tokenizer": self.tokenizer_name,
             "retry": asdict(self.retry),
@@ -170,7 +182,24 @@ class OpenAIModel:
             self.retry,
             classify_openai_error,
         )
-        return self._completion(reply, prompt, stop, retries)
+        return self._completion(reply, stop, retries, lambda: self.tokenizer.count(prompt))
+
+    async def chat(
+        self, messages: Sequence[Message], *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        """The conversation goes to `/chat/completions` whatever `endpoint` says: it has nowhere
+        else to go. A completions-only server refuses it with its own error; `has_chat_template`
+        is False there, so solvers do not ask."""
+        checked = check_messages(messages)
+        client = await self._bound()
+        reply, retries = await call_with_retries(
+            lambda: self._chat_request(client, checked, max_tokens, stop),
+            self.retry,
+            classify_openai_error,
+        )
+        return self._completion(
+            reply, stop, retries, lambda: self._estimated_chat_tokens(checked), form="chat"
+        )
 
     async def check(self) -> None:
         """A models list (one cheap GET, short timeout) says whether the server is up and takes
@@ -222,21 +251,32 @@ class OpenAIModel:
         )
 
     async def _request(self, client, prompt: str, max_tokens: int, stop: tuple[str, ...]):
+        if self.endpoint == "chat":
+            messages: list[Message] = [{"role": "user", "content": prompt}]
+            return await self._chat_request(client, messages, max_tokens, stop)
+        start = time.perf_counter()
+        response = await client.completions.create(
+            prompt=prompt, max_tokens=max_tokens, **self._sampling(stop)
+        )
+        text = response.choices[0].text if response.choices else None
+        return self._reply(response, text, time.perf_counter() - start)
+
+    async def _chat_request(
+        self, client, messages: list[Message], max_tokens: int, stop: tuple[str, ...]
+    ):
+        params = {**self._sampling(stop), self._chat_limit_key: max_tokens}
+        start = time.perf_counter()
+        response = await client.chat.completions.create(messages=messages, **params)
+        text = response.choices[0].message.content if response.choices else None
+        return self._reply(response, text, time.perf_counter() - start)
+
+    def _sampling(self, stop: tuple[str, ...]) -> dict[str, Any]:
         params: dict[str, Any] = {"model": self.model, "temperature": 0}
         if stop:
             params["stop"] = list(stop[:MAX_STOP_SEQUENCES])
-        start = time.perf_counter()
-        if self.endpoint == "chat":
-            params[self._chat_limit_key] = max_tokens
-            messages = [{"role": "user", "content": prompt}]
-            response = await client.chat.completions.create(messages=messages, **params)
-            text = response.choices[0].message.content if response.choices else None
-        else:
-            response = await client.completions.create(
-                prompt=prompt, max_tokens=max_tokens, **params
-            )
-            text = response.choices[0].text if response.choices else None
-        latency = time.perf_counter() - start
+        return params
+
+    def _reply(self, response, text: str | None, latency: float) -> _Reply:
         if text is None:
             url = _without_userinfo(self.base_url)
             raise ValueError(f"{url} returned no text for model {self.model}")
@@ -255,13 +295,20 @@ class OpenAIModel:
         return "max_completion_tokens" if self.needs_key else "max_tokens"
 
     def _completion(
-        self, reply: _Reply, prompt: str, stop: tuple[str, ...], retries: int
+        self,
+        reply: _Reply,
+        stop: tuple[str, ...],
+        retries: int,
+        count_prompt: Callable[[], int],
+        form: PromptForm = "completion",
     ) -> Completion:
         """Servers that honour `stop` still differ on whether the stop string is part of the
-        text (`transformers serve` keeps it, OpenAI drops it): cut it here for all of them."""
+        text (`transformers serve` keeps it, OpenAI drops it): cut it here for all of them.
+        `count_prompt` runs only for a server that reports no usage: a long prompt is not
+        tokenized again for nothing."""
         prompt_tokens = reply.prompt_tokens
         if prompt_tokens is None:
-            prompt_tokens = self.tokenizer.count(prompt)
+            prompt_tokens = count_prompt()
         completion_tokens = reply.completion_tokens
         if completion_tokens is None:
             completion_tokens = self.tokenizer.count(reply.text)
@@ -271,7 +318,12 @@ class OpenAIModel:
             completion_tokens=completion_tokens,
             latency_s=reply.latency_s,
             retries=retries,
+            form=form,
         )
+
+    def _estimated_chat_tokens(self, messages: list[Message]) -> int:
+        contents = self.tokenizer.count_many([m["content"] for m in messages])
+        return sum(contents) + MESSAGE_OVERHEAD_TOKENS * len(messages)
 
     # --- check ------------------------------------------------------------------------------
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from rlm_bench.errors import UserError
-from rlm_bench.models.base import Completion, Model, ModelWrapper
+from rlm_bench.models.base import Completion, Message, Model, ModelWrapper
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,15 @@ class PricedModel(ModelWrapper):
     async def complete(
         self, prompt: str, *, max_tokens: int = 16, stop: tuple[str, ...] = ()
     ) -> Completion:
-        completion = await self.inner.complete(prompt, max_tokens=max_tokens, stop=stop)
+        return self._priced(await self.inner.complete(prompt, max_tokens=max_tokens, stop=stop))
+
+    async def chat(
+        self, messages: Sequence[Message], *, max_tokens: int = 16, stop: tuple[str, ...] = ()
+    ) -> Completion:
+        return self._priced(await self.inner.chat(messages, max_tokens=max_tokens, stop=stop))
+
+    def _priced(self, completion: Completion) -> Completion:
+        """One price for both forms: a vendor charges the same per token through either endpoint."""
         if self.price is None:
             return completion
         cost = cost_usd(self.price, completion.prompt_tokens, completion.completion_tokens)

@@ -34,6 +34,8 @@ class TraceNode:
     retries: int = 0
     code: str | None = None
     error: str | None = None
+    form: str | None = None
+    """How a `call` node reached the model: "completion" (one text to continue) or "chat"."""
     gold: str | None = None
     correct: bool | None = None
     """`gold` and `correct` are the evaluator's, not the solver's: the task's answer for `span`
@@ -71,6 +73,7 @@ class Trace:
             cost_usd=completion.cost_usd,
             cached=completion.cached,
             retries=completion.retries,
+            form=completion.form,
         )
 
     @property
@@ -100,7 +103,8 @@ class Solver(Protocol):
       Reject bad values with `rlm_bench.errors.UserError`, so a typo fails before the model loads.
     - `solve` is called once per sample, concurrently with other samples, on the run's model
       (already capped, cached and priced). Use only `sample` (never the task module) and
-      `model.complete`; split with `solvers/splitting.py`, prompt and parse with
+      `model.complete`, or `model.chat` where `model.has_chat_template` (`solvers/forms.py`
+      picks); split with `solvers/splitting.py`, prompt and parse with
       `solvers/prompts.py`, combine with the sample's `decomposition` (`tasks/combining.py`).
     - Record every model call in the `Trace` (`trace.record_call`) with the span of the context
       it read: calls and tokens are counted from the trace, and the evaluator scores every node

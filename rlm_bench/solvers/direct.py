@@ -9,7 +9,8 @@ from __future__ import annotations
 from rlm_bench.models.base import Model
 from rlm_bench.solvers import SOLVERS
 from rlm_bench.solvers.base import Result, Trace
-from rlm_bench.solvers.prompts import ANSWER_STOP, build_prompt, parse_answer, prompt_overhead
+from rlm_bench.solvers.forms import answer_overhead, ask, check_form, pick_form
+from rlm_bench.solvers.prompts import parse_answer
 from rlm_bench.tasks.base import Sample
 from rlm_bench.tokens import Tokenizer
 
@@ -29,18 +30,23 @@ def truncate_middle(context: str, budget: int, tokenizer: Tokenizer) -> tuple[st
 
 @SOLVERS.register("direct")
 class Direct:
+    """`form`: `auto` (a conversation for a model with a chat template, else a completion
+    prompt), `chat` or `completion` (`solvers/forms.py`)."""
+
     name = "direct"
+
+    def __init__(self, form: str = "auto") -> None:
+        self.form = check_form(self.name, form)
 
     async def solve(self, sample: Sample, model: Model) -> Result:
         tok, query = model.tokenizer, sample.query
+        form = pick_form(self.form, model)
         # +1 for the <bos> a local model adds; a small margin for tokens merging at the seams.
-        budget = model.context_window - tok.count(prompt_overhead(query)) - query.max_tokens - 8
+        budget = model.context_window - answer_overhead(form, model, query) - query.max_tokens - 8
         context, dropped = sample.context, 0
         if sample.actual_length > budget:
             context, dropped = truncate_middle(sample.context, budget, tok)
-        completion = await model.complete(
-            build_prompt(query, context), max_tokens=query.max_tokens, stop=ANSWER_STOP
-        )
+        completion = await ask(form, model, query, context)
         answer = parse_answer(completion.text, query)
         trace = Trace()
         span = (0, len(sample.context)) if not dropped else None

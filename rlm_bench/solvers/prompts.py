@@ -23,11 +23,6 @@ def build_prompt(query: Query, context: str) -> str:
     return "\n\n".join([*shots, _block(context, query, None)])
 
 
-def prompt_overhead(query: Query) -> str:
-    """The prompt with an empty context: what every call costs on top of its text."""
-    return build_prompt(query, "")
-
-
 def parse_answer(text: str, query: Query) -> str | None:
     """The answer the model gave: a value of the query's shape, "none", or None (no answer)."""
     match = re.search(query.answer_pattern, text)

@@ -18,7 +18,8 @@ from rlm_bench.errors import UserError
 from rlm_bench.models.base import Model
 from rlm_bench.solvers import SOLVERS
 from rlm_bench.solvers.base import Result, Trace
-from rlm_bench.solvers.prompts import ANSWER_STOP, build_prompt, parse_answer, prompt_overhead
+from rlm_bench.solvers.forms import answer_overhead, ask, check_form, pick_form
+from rlm_bench.solvers.prompts import parse_answer
 from rlm_bench.solvers.splitting import split_span
 from rlm_bench.tasks.base import Sample
 from rlm_bench.tasks.combining import combine, finish
@@ -38,6 +39,7 @@ class Recursive:
         fanout: int = 4,
         chunk_tokens: int | None = None,
         min_chunk_tokens: int = 64,
+        form: str = "auto",
     ) -> None:
         if depth < 1 or fanout < 2 or min_chunk_tokens < 1:
             raise UserError("recursive solver needs depth >= 1, fanout >= 2, min_chunk_tokens >= 1")
@@ -47,6 +49,7 @@ class Recursive:
         self.fanout = fanout
         self.chunk_tokens = chunk_tokens
         self.min_chunk_tokens = min_chunk_tokens
+        self.form = check_form(self.name, form)
 
     def fanout_for(self, sample: Sample, window_tokens: int | None = None) -> int:
         """With `chunk_tokens`, the fan-out that makes leaves about that size at full depth.
@@ -65,11 +68,13 @@ class Recursive:
         """Tokens of context one call can hold: the window less the prompt around the text and
         the reply."""
         query = sample.part_query
-        overhead = model.tokenizer.count(prompt_overhead(query)) + query.max_tokens + 8
+        form = pick_form(self.form, model)
+        overhead = answer_overhead(form, model, query) + query.max_tokens + 8
         return model.context_window - overhead
 
     async def solve(self, sample: Sample, model: Model) -> Result:
         trace = Trace()
+        form = pick_form(self.form, model)
         fanout = self.fanout_for(sample, self.window_tokens(sample, model))
         tokens_per_char = sample.actual_length / max(len(sample.context), 1)
 
@@ -77,10 +82,7 @@ class Recursive:
             part_tokens = (end - start) * tokens_per_char / fanout
             if level == self.depth or part_tokens < self.min_chunk_tokens:
                 query = sample.query if level == 0 else sample.part_query
-                prompt = build_prompt(query, sample.context[start:end])
-                completion = await model.complete(
-                    prompt, max_tokens=query.max_tokens, stop=ANSWER_STOP
-                )
+                completion = await ask(form, model, query, sample.context[start:end])
                 answer = parse_answer(completion.text, query)
                 trace.record_call(
                     completion, parent=parent, depth=level, span=(start, end), answer=answer

@@ -18,21 +18,20 @@ import asyncio
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 from rlm_bench.errors import UserError
-from rlm_bench.models.base import Model
+from rlm_bench.models.base import Completion, Message, Model
 from rlm_bench.sandbox import RunResult, Sandbox, SandboxError
 from rlm_bench.solvers import SOLVERS
 from rlm_bench.solvers.base import Result, Trace, TraceNode
+from rlm_bench.solvers.forms import check_form, pick_form
 from rlm_bench.solvers.prompts import parse_answer
+from rlm_bench.solvers.repl_conversation import Conversation, prompt_file
 from rlm_bench.solvers.repl_parsing import code_blocks, final_answer
 from rlm_bench.solvers.spans import locate_span
 from rlm_bench.tasks.base import Sample
 
-PROMPTS = Path(__file__).with_name("repl_prompts")
 ROOT_STOP = ("\n### REPL output", "\n### User")
 CODE_END = "\n```\n"
 """With `stop_after_code` (the default), a reply ends where its first block closes: a base
@@ -59,11 +58,6 @@ puzzle over: weaker models often put it there."""
 NO_CODE = "Write Python in a ```repl block, or give your answer with FINAL(...) on its own line."
 
 
-@cache
-def prompt_file(name: str) -> str:
-    return (PROMPTS / f"{name}.txt").read_text()
-
-
 @dataclass
 class Outcome:
     """What one trajectory ended with, and how."""
@@ -73,6 +67,8 @@ class Outcome:
     iterations: int = 0
     block_errors: int = 0
     timeouts: int = 0
+    repeats: int = 0
+    """Replies that only ran code already run (with `guide`, the loop then asks for the answer)."""
 
 
 @SOLVERS.register("repl")
@@ -91,6 +87,8 @@ class Repl:
         memory_mb: int = 1024,
         cpu_s: int = 300,
         stop_after_code: bool = True,
+        form: str = "auto",
+        guide: bool = True,
     ) -> None:
         if max_depth < 1 or max_iterations < 1 or max_tokens < 1 or sub_max_tokens < 1:
             raise UserError(
@@ -109,6 +107,8 @@ class Repl:
         self.output_chars = output_chars
         self.limits = {"timeout_s": timeout_s, "memory_mb": memory_mb, "cpu_s": cpu_s}
         self.root_stop = (*ROOT_STOP, CODE_END) if stop_after_code else ROOT_STOP
+        self.form = check_form(self.name, form)
+        self.guide = guide
         self.sub_model: Model | None = None
 
     def use_sub_model(self, model: Model) -> None:
@@ -129,6 +129,8 @@ class Repl:
             "iterations": outcome.iterations,
             "block_errors": outcome.block_errors,
             "timeouts": outcome.timeouts,
+            "repeats": outcome.repeats,
+            "form": run.form,
         }
         unparsed = outcome.answer if prediction is None else None
         return Result(prediction=prediction, trace=run.trace, notes=notes, unparsed=unparsed)
@@ -153,6 +155,10 @@ class _Run:
     trace: Trace
     loop: asyncio.AbstractEventLoop
 
+    def __post_init__(self) -> None:
+        self.form = pick_form(self.solver.form, self.model)
+        self.sub_form = pick_form("auto", self.sub_model)
+
     async def trajectory(
         self, context: str, tokens: int, question: str, depth: int, parent: int | None
     ) -> Outcome:
@@ -174,21 +180,21 @@ class _Run:
             functions=functions,
             **self.solver.limits,
         )
+        conversation = self._conversation(context, tokens, question)
+        ran: set[str] = set()
         try:
             await _in_thread(sandbox.run, PRELUDE)
-            turns: list[str] = []
             for _ in range(self.solver.max_iterations):
                 outcome.iterations += 1
-                prompt = self._prompt(context, tokens, question, turns)
-                completion = await self.model.complete(
-                    prompt, max_tokens=self.solver.max_tokens, stop=self.solver.root_stop
-                )
+                completion = await self._call(conversation)
                 reply = completion.text
                 call = self.trace.record_call(
                     completion, parent=parent, depth=depth, span=None, answer=None
                 )
-                outputs = []
-                for code in code_blocks(reply):
+                outputs, blocks = [], code_blocks(reply)
+                repeated = bool(blocks) and all(code in ran for code in blocks)
+                ran.update(blocks)
+                for code in blocks:
                     current_block[:] = [
                         self.trace.add(
                             parent=call.id,
@@ -224,53 +230,75 @@ class _Run:
                     call.answer = outcome.answer = final.text
                     outcome.how = "FINAL"
                     return outcome
-                turns.append(f"### Assistant\n{_fenced(reply.strip())}")
+                conversation.add("reply", _fenced(reply.strip()))
                 if outputs:
-                    turns.append("### REPL output\n" + "\n".join(outputs))
+                    conversation.add("output", "\n".join(outputs))
                 else:
-                    turns.append(f"### User\n{NO_CODE}")
-            prompt = self._prompt(context, tokens, question, turns)
-            return await self._out_of_turns(prompt, depth, parent, outcome)
+                    conversation.add("note", NO_CODE)
+                if repeated and outputs and conversation.guide:
+                    # A small model that has its answer tends to run the same block again
+                    # rather than say it: ask for the answer now, from what it has seen.
+                    outcome.repeats += 1
+                    break
+            return await self._out_of_turns(conversation, depth, parent, outcome)
         finally:
             await _in_thread(sandbox.close)
 
     # --- prompts ----------------------------------------------------------------------------
 
-    def _prompt(self, context: str, tokens: int, question: str, turns: list[str]) -> str:
-        """The system text, the question and the turns so far; the oldest turns are dropped
-        (and the drop said) when the whole would not fit the root model's window."""
-        head = self._system(context, tokens) + f"\n\nNow your text.\nQuestion: {question}\n"
-        budget = self.model.context_window - self.solver.max_tokens - 16
-        kept = list(turns)
-        while True:
-            dropped = len(turns) - len(kept)
-            note = f"(the first {dropped} turns are left out)\n" if dropped else ""
-            prompt = head + note + "\n".join(kept) + ("\n" if kept else "") + "### Assistant\n"
-            if len(kept) <= 2 or self.model.tokenizer.count(prompt) <= budget:
-                return prompt
-            kept = kept[2:]
+    def _conversation(self, context: str, tokens: int, question: str) -> Conversation:
+        subcalls = self.solver.subcalls
+        sizes = {
+            "context_type": type(context).__name__,
+            "context_chars": len(context),
+            "context_tokens": tokens,
+            "output_chars": self.solver.output_chars,
+        }
+        tools = ""
+        if subcalls:
+            tools = prompt_file("subcalls").format(sub_window=self.sub_model.context_window)
+        if self.form == "chat":
+            example = prompt_file("chat_example_subcalls" if subcalls else "chat_example_code_only")
+            system = prompt_file("chat_system").format(
+                output_chars=self.solver.output_chars, subcalls=tools, example=example.strip()
+            )
+            opening = prompt_file("chat_opening").format(question=question, **sizes).strip()
+        else:
+            example = prompt_file("example_subcalls" if subcalls else "example_code_only")
+            system = prompt_file("system").format(subcalls=tools, example=example.strip(), **sizes)
+            opening = question
+        return Conversation(self.form, system, opening, question, guide=self.solver.guide)
 
-    def _system(self, context: str, tokens: int) -> str:
-        subcalls = ""
-        if self.solver.subcalls:
-            subcalls = prompt_file("subcalls").format(sub_window=self.sub_model.context_window)
-        example = prompt_file("example_subcalls" if self.solver.subcalls else "example_code_only")
-        return prompt_file("system").format(
-            context_type=type(context).__name__,
-            context_chars=len(context),
-            context_tokens=tokens,
-            output_chars=self.solver.output_chars,
-            subcalls=subcalls,
-            example=example.strip(),
-        )
+    @property
+    def _budget(self) -> int:
+        return self.model.context_window - self.solver.max_tokens - 16
+
+    async def _call(self, conversation: Conversation) -> Completion:
+        stop, max_tokens = self.solver.root_stop, self.solver.max_tokens
+        if self.form == "chat":
+            messages = conversation.messages(self.model, self._budget)
+            return await self.model.chat(messages, max_tokens=max_tokens, stop=stop)
+        prompt = conversation.transcript(self.model, self._budget)
+        return await self.model.complete(prompt, max_tokens=max_tokens, stop=stop)
 
     async def _out_of_turns(
-        self, prompt: str, depth: int, parent: int | None, outcome: Outcome
+        self, conversation: Conversation, depth: int, parent: int | None, outcome: Outcome
     ) -> Outcome:
-        prompt = prompt.removesuffix("### Assistant\n") + prompt_file("out_of_turns").strip()
-        completion = await self.model.complete(prompt, max_tokens=FINAL_TOKENS, stop=FINAL_STOP)
-        text = completion.text.strip()
-        answer = text[: text.rfind(")")].strip() if ")" in text else text
+        """The paper's last step when the turns run out: one more call asks for the answer
+        from what the model has seen. It is part of the RLM, so it is in the trace and cost."""
+        if self.form == "chat":
+            closing = prompt_file("chat_out_of_turns").format(question=conversation.question)
+            messages = conversation.messages(self.model, self._budget, closing=closing.strip())
+            completion = await self.model.chat(messages, max_tokens=FINAL_TOKENS)
+            text = completion.text.strip()
+            final = final_answer(text)
+            answer = final.text if final is not None and final.text is not None else text
+        else:
+            prompt = conversation.transcript(self.model, self._budget)
+            prompt = prompt.removesuffix("### Assistant\n") + prompt_file("out_of_turns").strip()
+            completion = await self.model.complete(prompt, max_tokens=FINAL_TOKENS, stop=FINAL_STOP)
+            text = completion.text.strip()
+            answer = text[: text.rfind(")")].strip() if ")" in text else text
         self.trace.record_call(
             completion, parent=parent, depth=depth, span=None, answer=answer or None
         )
@@ -326,9 +354,12 @@ class _Run:
             return outcome.answer or ""
         if too_long := self._over_window(prompt):
             return too_long
-        completion = await self.sub_model.complete(
-            prompt, max_tokens=self.solver.sub_max_tokens, stop=SUB_STOP
-        )
+        limits = {"max_tokens": self.solver.sub_max_tokens, "stop": SUB_STOP}
+        if self.sub_form == "chat":
+            messages: list[Message] = [{"role": "user", "content": prompt}]
+            completion = await self.sub_model.chat(messages, **limits)
+        else:
+            completion = await self.sub_model.complete(prompt, **limits)
         self.trace.record_call(
             completion, parent=parent, depth=depth + 1,
             span=locate_span(self.root_context, prompt), answer=completion.text.strip(),
