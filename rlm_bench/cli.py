@@ -191,8 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     serve = sub.add_parser(
-        "serve", help="serve the embedded model on an OpenAI-compatible API (transformers serve)"
+        "serve", help="serve an embedded model on an OpenAI-compatible API (transformers serve)"
     )
+    serve.add_argument(
+        "--model", default="embedded",
+        help="embedded (default, Gemma 3 270M), embedded:<name>, gguf:<path> or a .gguf path",
+    )  # fmt: skip
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument(
@@ -384,7 +388,7 @@ def cmd_tasks_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from rlm_bench.models.serving import serve
 
-    serve(args.host, args.port, continuous_batching=args.continuous_batching)
+    serve(args.host, args.port, model=args.model, continuous_batching=args.continuous_batching)
     return 0
 
 

@@ -176,11 +176,13 @@ def test_tasks_sample_abbreviates_unless_full(capsys):
     assert "question: How many records have the category" in short
 
 
-def test_builtin_suites_load_and_context_rot_doubles_to_8k():
+def test_builtin_suites_load_and_context_rot_compares_the_rlm_on_one_chat_model():
     rot = load_suite("context_rot")
-    assert rot.lengths[0] == 512 and rot.lengths[-1] >= 8192
+    assert rot.lengths[0] == 1024 and rot.lengths[-1] >= 4096
     assert all(b == 2 * a for a, b in zip(rot.lengths, rot.lengths[1:], strict=False))
-    assert {s.label for s in rot.solvers} == {"direct", "recursive_d1", "recursive_d2"}
+    assert {s.label for s in rot.solvers} == {"direct", "recursive_d1", "repl", "repl_no_subcalls"}
+    assert rot.model == "embedded:qwen2.5-coder-0.5b" and rot.sub_model is None
+    assert rot.samples * len(rot.lengths) >= 12  # pooled pairs enough for a 0.5 difference
     assert load_suite("smoke").lengths == [512, 1024]
 
 

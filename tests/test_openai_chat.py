@@ -10,11 +10,7 @@ and everything in one user message.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -22,7 +18,7 @@ from transformers import AutoTokenizer
 
 from rlm_bench.models import serving
 from rlm_bench.models.openai_backend import OpenAIModel
-from rlm_bench.models.served_process import _stop_group, _wait_healthy, free_port
+from rlm_bench.models.served_process import served_checkpoint_folder
 
 ROLE_MARKED = (
     "{% set marks = {'system': 'S:', 'user': 'U U:', 'assistant': 'A A A A:'} %}"
@@ -51,29 +47,10 @@ def role_marked_folder(tmp_path_factory) -> Path:
     return folder
 
 
-@contextmanager
-def transformers_serve(folder: Path, log: Path) -> Iterator[str]:
-    """`transformers serve` pinned to `folder`: `python -m rlm_bench serve` always serves the
-    embedded checkpoint's own folder, with its own template."""
-    port = free_port()
-    args = [sys.executable, "-m", "transformers.cli.transformers", "serve", str(folder)]
-    args += ["--host", "127.0.0.1", "--port", str(port), "--dtype", "bfloat16"]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    with log.open("wb") as err:
-        proc = subprocess.Popen(
-            args, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True, env=env
-        )
-    try:
-        _wait_healthy(proc, f"http://127.0.0.1:{port}", log, 180.0)
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        _stop_group(proc)
-
-
 @pytest.fixture(scope="module")
 def role_marked_server(role_marked_folder, tmp_path_factory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("role_marked_server") / "stderr.log"
-    with transformers_serve(role_marked_folder, log) as base_url:
+    with served_checkpoint_folder(role_marked_folder, log=log) as base_url:
         yield base_url
 
 

@@ -1,6 +1,7 @@
-"""`python -m rlm_bench serve` in a child process, for tests and benchmarks that need a real
-OpenAI-compatible server: a free port, a wait on `/health`, and a stop by process group (the
-server may start workers of its own) however the caller exits."""
+"""`python -m rlm_bench serve` (or plain `transformers serve` on a given folder) in a child
+process, for tests and benchmarks that need a real OpenAI-compatible server: a free port, a wait
+on `/health`, and a stop by process group (the server may start workers of its own) however the
+caller exits."""
 
 from __future__ import annotations
 
@@ -27,16 +28,56 @@ def free_port() -> int:
 
 @contextmanager
 def served_embedded_model(
-    *, continuous_batching: bool = False, deadline_s: float = 180.0, log: Path | None = None
+    model: str = "embedded",
+    *,
+    continuous_batching: bool = False,
+    deadline_s: float = 180.0,
+    log: Path | None = None,
 ) -> Iterator[str]:
-    """Yields the server's base URL (`http://127.0.0.1:P/v1`) once it answers `/health`."""
+    """`python -m rlm_bench serve --model MODEL`; yields the server's base URL
+    (`http://127.0.0.1:P/v1`) once it answers `/health`. The model id to send is
+    `serving.served_folder(model)`."""
     port = free_port()
-    args = [sys.executable, "-m", "rlm_bench", "serve", "--port", str(port)]
+    args = ["-m", "rlm_bench", "serve", "--model", model, "--port", str(port)]
     if continuous_batching:
         args.append("--continuous-batching")
+    with _served(args, port, deadline_s, log) as base_url:
+        yield base_url
+
+
+@contextmanager
+def served_checkpoint_folder(
+    folder: Path, *, deadline_s: float = 180.0, log: Path | None = None
+) -> Iterator[str]:
+    """Plain `transformers serve` pinned to `folder` as it is (its own files and chat template,
+    the server's own attention), for a checkpoint `rlm_bench serve` would not make, such as a
+    test's copy with a template of its own. The model id to send is `str(folder)`."""
+    port = free_port()
+    args = ["-m", "transformers.cli.transformers", "serve", str(folder), "--host", "127.0.0.1"]
+    args += ["--port", str(port), "--dtype", "bfloat16"]
+    with _served(args, port, deadline_s, log, env={"HF_HUB_OFFLINE": "1"}) as base_url:
+        yield base_url
+
+
+@contextmanager
+def _served(
+    args: list[str],
+    port: int,
+    deadline_s: float,
+    log: Path | None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """The server's stderr goes to `log` (a temporary file unless given), which is where a
+    failed start is explained."""
     log = log or Path(tempfile.mkstemp(prefix="rlm_bench_serve_", suffix=".log")[1])
     with log.open("wb") as err:
-        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, *args],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
     try:
         _wait_healthy(proc, f"http://127.0.0.1:{port}", log, deadline_s)
         yield f"http://127.0.0.1:{port}/v1"
