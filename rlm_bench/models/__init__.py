@@ -1,9 +1,10 @@
 """Model backends, chosen by a spec string `<backend>:<argument>` plus backend options.
 
-`embedded` (Gemma 3 270M) or `embedded:<name>` (`models/packaged.py`), `gguf:<path>` (or a bare `.gguf` path), `hf:<folder, .gguf file or hub id>`,
-`openai:<model>` (any OpenAI-compatible server with `base_url`), `anthropic:<model>`. A backend
-is a factory `(argument, options) -> Model`; its options come from the suite's `model_options`
-or flags such as `--base-url`, and an option it does not take is a one-line error.
+`embedded` (Gemma 3 270M) or `embedded:<name>` (`models/packaged.py`), `gguf:<path>` (or a
+bare `.gguf` path), `hf:<folder, .gguf file or hub id>`, `openai:<model>` (any
+OpenAI-compatible server with `base_url`), `anthropic:<model>`. A backend is a factory
+`(argument, options) -> Model`; its options come from the suite's `model_options` or flags such
+as `--base-url`, and an option it does not take is a one-line error.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def _hf(arg: str, options: dict[str, Any]) -> Model:
 
 
 def load_model(spec: str, options: dict[str, Any] | None = None) -> Model:
-    """`embedded` (Gemma 3 270M) or `embedded:<name>` (`models/packaged.py`), `gguf:<path>`, a bare path to a `.gguf` file, or `<backend>:<arg>`."""
+    """`embedded` (Gemma 3 270M) or `embedded:<name>` (`models/packaged.py`), `gguf:<path>`, a
+    bare path to a `.gguf` file, or `<backend>:<arg>`."""
     options = dict(options or {})
     if spec.endswith(".gguf") and ":" not in spec.split("/")[0]:
         return _gguf(spec, options)

@@ -8,7 +8,6 @@ from typing import Any, Literal, Protocol, TypedDict
 
 from rlm_bench.tokens import Tokenizer
 
-
 Role = Literal["system", "user", "assistant"]
 PromptForm = Literal["completion", "chat"]
 """How a call reached the model: one text to continue (`complete`) or a conversation (`chat`)."""
