@@ -139,6 +139,8 @@ def test_a_repeated_block_ends_the_loop_with_a_final_answer_call(tokenizer, need
     plain = solve("repl", unguided, sample, max_iterations=3, guide=False)
     assert plain.notes["iterations"] == 3 and plain.notes["repeats"] == 0
     assert sample.query.question not in unguided.roots[1][-1]["content"]
+    assert "Search `context`" in model.roots[0][1]["content"]
+    assert "Search `context`" not in unguided.roots[0][1]["content"]
 
 
 def test_sub_calls_go_to_the_sub_model_as_chat(tokenizer, needle):

@@ -263,6 +263,8 @@ class _Run:
                 output_chars=self.solver.output_chars, subcalls=tools, example=example.strip()
             )
             opening = prompt_file("chat_opening").format(question=question, **sizes).strip()
+            if self.solver.guide:
+                opening += " " + prompt_file("chat_search_hint").strip()
         else:
             example = prompt_file("example_subcalls" if subcalls else "example_code_only")
             system = prompt_file("system").format(subcalls=tools, example=example.strip(), **sizes)
