@@ -497,3 +497,11 @@ def test_check_goes_through_both_wrappers(tokenizer, cache):
     model = PricedModel(CachedModel(Unreachable(tokenizer), cache, PARTS), None)
     with pytest.raises(UserError, match="unreachable"):
         asyncio.run(model.check())
+
+
+def test_a_backend_that_samples_as_the_api_chooses_is_never_cached():
+    from rlm_bench.models.anthropic_backend import anthropic_from_spec
+    from rlm_bench.models.setup import samples_greedily
+
+    assert not samples_greedily(anthropic_from_spec("claude-haiku-4-5", {}).describe())
+    assert samples_greedily({"backend": "openai", "endpoint": "chat"})

@@ -29,7 +29,7 @@ def open_model(suite: Suite, *, check: bool = True) -> Model:
     # Inside the cache, so an answer the cache holds never waits for a slot.
     model = CappedModel(model, suite.concurrency)
     described = model.describe()
-    if suite.cache and not str(described.get("sampling", "")).startswith("api default"):
+    if suite.cache and samples_greedily(described):
         # All the backend says of itself (the server's URL too: two servers of one model may
         # not answer alike), so a hit is an answer this very setup gave. A backend that cannot
         # sample greedily (Anthropic's current API takes no temperature) is never cached: its
@@ -38,6 +38,12 @@ def open_model(suite: Suite, *, check: bool = True) -> Model:
         key["model"] = model.name
         model = CachedModel(model, ResponseCache(default_cache_path()), key)
     return PricedModel(model, price_for(model.name, suite.pricing))
+
+
+def samples_greedily(described: dict[str, object]) -> bool:
+    """False for a backend whose description says it decodes as the API chooses ("api default
+    (the API takes no temperature)" from Anthropic's), whatever it adds after that."""
+    return not str(described.get("sampling", "")).startswith("api default")
 
 
 def open_sub_model(suite: Suite, *, check: bool = True) -> Model | None:
