@@ -30,7 +30,13 @@ from functools import cache, cached_property
 from typing import Any
 
 from rlm_bench.errors import UserError
-from rlm_bench.models.base import Completion, Message, PromptForm, check_messages
+from rlm_bench.models.base import (
+    Completion,
+    Message,
+    PromptForm,
+    check_messages,
+    merged_turns,
+)
 from rlm_bench.models.local_generation import cut_at_stop
 from rlm_bench.models.options import check_options
 from rlm_bench.models.retrying import (
@@ -118,14 +124,9 @@ def build_chat_request(
     return _request(model, system, turns, max_tokens, stop, thinking, extra_tokens)
 
 
-def _alternating(messages: list[Message]) -> list[dict]:
+def _alternating(messages: list[Message]) -> list[Message]:
     """User and assistant messages as alternating turns, starting with the user's."""
-    turns: list[dict] = []
-    for message in messages:
-        if turns and turns[-1]["role"] == message["role"]:
-            turns[-1]["content"] += "\n\n" + message["content"]
-        else:
-            turns.append(dict(message))
+    turns = merged_turns(messages)
     if not turns or turns[0]["role"] != "user":
         raise ValueError("anthropic: a conversation needs a user message before any other turn")
     return turns

@@ -39,6 +39,19 @@ def check_messages(messages: Sequence[Message]) -> list[Message]:
     return checked
 
 
+def merged_turns(messages: Sequence[Message]) -> list[Message]:
+    """Consecutive messages of one role as one turn, their contents joined by a blank line:
+    chat templates and APIs (Anthropic's) expect user and assistant turns to alternate."""
+    merged: list[Message] = []
+    for message in messages:
+        if merged and merged[-1]["role"] == message["role"]:
+            joined = merged[-1]["content"] + "\n\n" + message["content"]
+            merged[-1] = {"role": message["role"], "content": joined}
+        else:
+            merged.append({"role": message["role"], "content": message["content"]})
+    return merged
+
+
 @dataclass(frozen=True)
 class Completion:
     text: str

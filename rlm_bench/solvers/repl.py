@@ -269,7 +269,7 @@ class _Run:
             example = prompt_file("example_subcalls" if subcalls else "example_code_only")
             system = prompt_file("system").format(subcalls=tools, example=example.strip(), **sizes)
             opening = question
-        return Conversation(self.form, system, opening, question, guide=self.solver.guide)
+        return Conversation(system, opening, question, guide=self.solver.guide)
 
     @property
     def _budget(self) -> int:

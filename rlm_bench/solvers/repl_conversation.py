@@ -15,7 +15,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-from rlm_bench.models.base import Message, Model, PromptForm
+from rlm_bench.models.base import Message, Model, merged_turns
 from rlm_bench.solvers.forms import chat_tokens
 
 PROMPTS = Path(__file__).with_name("repl_prompts")
@@ -38,7 +38,6 @@ class Turn:
 
 @dataclass
 class Conversation:
-    form: PromptForm
     system: str
     """Chat: the system message, the same for every sample (no sizes in it), so a server's
     prefix cache can reuse it. Completion: the transcript's head, sizes included."""
@@ -71,7 +70,7 @@ class Conversation:
             if closing is not None:
                 messages.append({"role": "user", "content": closing})
             if len(kept) <= 2 or chat_tokens(model, messages) <= budget:
-                return _merged(messages)
+                return merged_turns(messages)
             kept = kept[2:]
 
     def _message(self, turn: Turn) -> Message:
@@ -99,18 +98,3 @@ class Conversation:
             if len(kept) <= 2 or model.tokenizer.count(prompt) <= budget:
                 return prompt
             kept = kept[2:]
-
-
-def _merged(messages: list[Message]) -> list[Message]:
-    """Two user messages in a row (a note after an output) become one: chat templates and APIs
-    expect the roles to alternate."""
-    merged: list[Message] = []
-    for message in messages:
-        if merged and merged[-1]["role"] == message["role"] == "user":
-            merged[-1] = {
-                "role": "user",
-                "content": merged[-1]["content"] + "\n\n" + message["content"],
-            }
-        else:
-            merged.append(dict(message))  # type: ignore[arg-type]
-    return merged
