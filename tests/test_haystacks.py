@@ -247,7 +247,7 @@ def test_file_errors_name_the_problem(tmp_path):
 
 
 def test_hf_errors_name_the_problem(hf_dataset, hf_dict, tmp_path):
-    assert "no such dataset folder" in error_of(f"hf:{tmp_path / 'nothing'}")
+    assert "no such dataset file or folder" in error_of(f"hf:{tmp_path / 'nothing'}")
     missing = error_of(f"hf:{hf_dataset}:content")
     assert "no column 'content'" in missing and "body, label" in missing
     assert "column 'label'" in error_of(f"hf:{hf_dataset}:label")

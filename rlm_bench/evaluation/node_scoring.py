@@ -44,5 +44,8 @@ def annotate(nodes: list[dict[str, Any]], task: Task, sample: Sample) -> None:
     for node in nodes:
         if is_scored(node):
             start, end = node["span"]
-            node["gold"] = task.gold_for_span(sample, start, end)
-            node["correct"] = node_correct(node["answer"], node["gold"], sample)
+            gold = task.gold_for_span(sample, start, end)
+            if gold is None:  # the task cannot say (a benchmark's rows without item labels)
+                continue
+            node["gold"] = gold
+            node["correct"] = node_correct(node["answer"], gold, sample)

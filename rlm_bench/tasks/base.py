@@ -95,8 +95,10 @@ class Task(Protocol):
     def score(self, prediction: str | None, sample: Sample) -> float:
         """0..1 credit for a final prediction; None (no answer) scores 0."""
 
-    def gold_for_span(self, sample: Sample, start: int, end: int) -> str:
-        """The right answer to `sample.part_query` asked of `context[start:end]` alone."""
+    def gold_for_span(self, sample: Sample, start: int, end: int) -> str | None:
+        """The right answer to `sample.part_query` asked of `context[start:end]` alone, or None
+        where the task cannot know it (a benchmark's rows that carry no per-item labels); such
+        nodes are left unscored."""
 
 
 def length_tolerance(length: int) -> int:

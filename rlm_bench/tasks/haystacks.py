@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rlm_bench.errors import UserError
+from rlm_bench.tasks.dataset_loading import open_table
 from rlm_bench.tasks.filler import filler_units
 
 NOISE_SENTENCES = (
@@ -194,19 +195,6 @@ class Files:
         return corpus_units(lambda a, b: documents[a:b], len(documents), rng, self.label)
 
 
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
-
-
-def _looks_like_path(name: str) -> bool:
-    return name.startswith(("/", ".", "~")) or Path(name).exists()
-
-
-def _saved_to_disk(path: Path) -> bool:
-    return (path / "dataset_dict.json").is_file() or (path / "state.json").is_file()
-
-
 class HuggingFace:
     """A text column of a Hugging Face dataset: a local `save_to_disk` folder or anything
     `datasets.load_dataset` can load. Rows are documents, read from the memory-mapped table a
@@ -231,59 +219,19 @@ class HuggingFace:
     def table(self) -> Any:
         """The chosen split, with only the chosen column."""
         if self._table is None:
-            self._table = self._check_column(self._load())
+            self._table = self._check_column(
+                open_table(self.dataset, label=f"haystack {self.label}", split=self.split,
+                           columns=[self.column])
+            )  # fmt: skip
         return self._table
 
-    def _load(self) -> Any:
-        path = Path(self.dataset).expanduser()
-        if _looks_like_path(self.dataset) and not path.exists():
-            raise UserError(f"haystack {self.label}: no such dataset folder")
-        if path.is_dir() and _saved_to_disk(path):
-            return self._pick_split(self._call("load_from_disk", str(path)))
-        return self._call("load_dataset", self.dataset, split=self.split or "train")
-
-    def _call(self, function: str, *args: Any, **kwargs: Any) -> Any:
-        import datasets
-
-        try:
-            return getattr(datasets, function)(*args, **kwargs)
-        except Exception as error:  # any failure of an external loader is the user's to fix
-            where = f" split {self.split!r} of" if self.split else ""
-            raise UserError(
-                f"haystack {self.label}: cannot load{where} the dataset: {_first_line(error)}"
-            ) from None
-
-    def _pick_split(self, loaded: Any) -> Any:
-        splits = getattr(loaded, "keys", None)
-        if splits is None:  # a single Dataset: it has no splits to choose from
-            if self.split:
-                raise UserError(
-                    f"haystack {self.label}: split {self.split!r} asked of a dataset saved "
-                    "without splits; leave the split out"
-                )
-            return loaded
-        names = sorted(splits())
-        split = self.split or ("train" if "train" in names or len(names) != 1 else names[0])
-        if split not in names:
-            raise UserError(
-                f"haystack {self.label}: no split {split!r} (splits: {', '.join(names)})"
-            )
-        return loaded[split]
-
     def _check_column(self, table: Any) -> Any:
-        if self.column not in table.column_names:
-            raise UserError(
-                f"haystack {self.label}: no column {self.column!r} "
-                f"(columns: {', '.join(table.column_names)})"
-            )
         dtype = getattr(table.features[self.column], "dtype", None)
         if dtype not in ("string", "large_string"):
             raise UserError(
                 f"haystack {self.label}: column {self.column!r} holds "
                 f"{table.features[self.column]}, not text"
             )
-        if not len(table):
-            raise UserError(f"haystack {self.label}: the dataset has no rows")
         return table.select_columns([self.column])
 
     def units(self, rng: random.Random) -> Iterator[str]:
