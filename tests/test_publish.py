@@ -216,6 +216,16 @@ def test_existing_figures_are_logged_not_redrawn(run_dir):
     assert [r.run.project for r in records if r.WhichOneof("record_type") == "run"] == ["p"]
 
 
+def test_offline_run_goes_where_wandb_dir_says(run_dir, tmp_path, monkeypatch, capsys):
+    chosen = tmp_path / "my_wandb_runs"
+    chosen.mkdir()
+    monkeypatch.setenv("WANDB_DIR", str(chosen))
+    assert main(["publish", str(run_dir), "--offline", "--project", "p"]) == 0
+    (run,) = (chosen / "wandb").glob("offline-run-*")
+    assert capsys.readouterr().out.strip().endswith(f"wandb sync {run}")
+    assert not (run_dir / "wandb").exists()
+
+
 def expect_one_line_error(capsys, argv, says):
     code = main(argv)
     out, err = capsys.readouterr()

@@ -124,3 +124,10 @@ def test_a_bad_model_exits_2_from_the_command_line():
     done = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and not done.stdout
     assert done.stderr == "rlm_bench: error: model file not found: /no/such/model.gguf\n"
+
+
+def test_a_missing_serve_extra_names_the_install(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if `transformers[serving]` were absent
+    assert cli.main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and 'pip install -e ".[serve]"' in err

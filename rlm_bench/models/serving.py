@@ -114,7 +114,8 @@ def serve(
         import uvicorn  # noqa: F401
     except ImportError:
         raise UserError(
-            "serving needs the serving extra: pip install 'transformers[serving]'"
+            'serve needs the serve extra: pip install -e ".[serve]" (from a checkout) or '
+            "pip install 'rlm_bench[serve]'"
         ) from None
     gguf = served_gguf(model)  # a bad spec is reported before a taken port
     _check_free(host, port)

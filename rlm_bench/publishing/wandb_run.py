@@ -7,8 +7,8 @@ commit) and its tags are the suite's and the model's names. What is logged is de
 
 Online or offline: online when there are credentials (`WANDB_API_KEY`, or the `~/.netrc`
 entry `wandb login` writes for the W&B host) and neither `--offline` nor `WANDB_MODE=offline`
-asks otherwise. An offline run is written under `RUN_DIR/wandb/` for `wandb sync` to upload
-later. Starting an online run waits at most `WANDB_INIT_TIMEOUT` seconds (30 by default), so
+asks otherwise. An offline run is written under `$WANDB_DIR/wandb/` (as W&B users choose),
+else `RUN_DIR/wandb/`, for `wandb sync` to upload later. Starting an online run waits at most `WANDB_INIT_TIMEOUT` seconds (30 by default), so
 an unreachable server is one error line, not a hang.
 """
 
@@ -107,12 +107,14 @@ def _init(
         save_code=False,
     )
     wandb.setup(settings)  # silences wandb's credential messages, printed before init's settings
+    # where W&B users send their runs; beside the results when they have not said
+    run_dir = environ.get("WANDB_DIR") or str(folder)
     try:
         return wandb.init(
             project=project,
             entity=entity,
             name=folder.resolve().name,
-            dir=str(folder),
+            dir=run_dir,
             config=run_info,
             tags=_tags(run_info),
             job_type="publish",
@@ -120,7 +122,7 @@ def _init(
             settings=settings,
         )
     except wandb.Error as exc:
-        where = f"W&B at {base_url(environ)}" if mode.online else f"an offline run in {folder}"
+        where = f"W&B at {base_url(environ)}" if mode.online else f"an offline run in {run_dir}"
         raise UserError(f"could not start {where}: {exception_line(exc)}") from None
 
 
