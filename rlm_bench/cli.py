@@ -26,14 +26,13 @@ from rlm_bench.suites import (
     parse_length,
     parse_task,
     solver_in,
+    suite_from_dict,
 )
 
 EXIT_USAGE = 2
-RESUME_FIXED = (
-    "suite", "model", "sub_model", "tasks", "depths", "lengths", "samples", "solvers", "seed",
-    "out",
-)  # fmt: skip
-"""What a resumed run takes from its run.json and must not be told again."""
+RESUME_FREE = ("concurrency", "cache", "model_options")
+"""Suite fields a resumed run may change: how fast and from where it is served, not what it
+measures (`model_options` only for its `base_url`, compared apart)."""
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -250,6 +249,42 @@ def apply_overrides(suite: Suite, args: argparse.Namespace) -> Suite:
     return dataclasses.replace(suite, **changes)
 
 
+def resumed_suite(args: argparse.Namespace) -> Suite:
+    """The suite recorded in the run folder, served at the new `--concurrency`/`--base-url`.
+
+    The natural way to resume is the first command again with `--resume` added, so flags that
+    say what the run.json says are accepted; a flag that says otherwise is one line naming
+    both values."""
+    where = args.resume / "run.json"
+    recorded = suite_from_dict(RunStore(args.resume).read_run_info()["suite"], str(where))
+    if args.out is not None and args.out.resolve() != args.resume.resolve():
+        raise UserError(f"--out {args.out} conflicts with --resume {args.resume}: a resumed run "
+                        "stays in its folder")  # fmt: skip
+    asked = apply_overrides(load_suite(args.suite) if args.suite else recorded, args)
+    before, after = recorded.to_dict(), asked.to_dict()
+    for name in before:
+        if name not in RESUME_FREE and before[name] != after[name]:
+            raise UserError(
+                f"--resume: {where} has {name} {_shown(before[name])}, the flags say "
+                f"{_shown(after[name])}; drop the flag or start a new run"
+            )
+    options = {k: v for k, v in recorded.model_options.items() if k != "base_url"}
+    if options != {k: v for k, v in asked.model_options.items() if k != "base_url"}:
+        raise UserError(f"--resume: {where} has model_options {_shown(recorded.model_options)}, "
+                        f"suite {args.suite} says {_shown(asked.model_options)}")  # fmt: skip
+    # where the server is now is not part of what the run measures
+    served: dict[str, object] = {"model_options": {**recorded.model_options}}
+    if args.base_url:
+        served["model_options"] = {**recorded.model_options, "base_url": args.base_url}
+    if args.concurrency:
+        served["concurrency"] = asked.concurrency
+    return dataclasses.replace(recorded, **served)
+
+
+def _shown(value: object) -> str:
+    return json.dumps(value, default=str)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rlm_bench.evaluation.executors import make_executor
     from rlm_bench.evaluation.executors.solving import make_tasks
@@ -257,22 +292,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from rlm_bench.models.setup import open_model, open_sub_model
     from rlm_bench.reporting.figures import draw_figures
     from rlm_bench.solvers import make_solver
-    from rlm_bench.suites import suite_from_dict
 
     if args.resume:
-        fixed = [name for name in RESUME_FIXED if getattr(args, name) is not None]
-        if fixed:
-            raise UserError(
-                f"--resume takes the suite from {args.resume / 'run.json'}; "
-                f"drop --{fixed[0].replace('_', '-')}"
-            )
-        info = RunStore(args.resume).read_run_info()
-        suite = suite_from_dict(info["suite"], str(args.resume / "run.json"))
-        if args.concurrency:
-            suite = dataclasses.replace(suite, concurrency=args.concurrency)
-        if args.base_url:  # where the server is now is not part of what the run measures
-            options = {**suite.model_options, "base_url": args.base_url}
-            suite = dataclasses.replace(suite, model_options=options)
+        suite = resumed_suite(args)
         folder = args.resume
     else:
         suite = apply_overrides(load_suite(args.suite or "context_rot"), args)

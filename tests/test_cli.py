@@ -50,7 +50,7 @@ GOOD = "tasks: [niah_single]\nlengths: [512]\nsolvers: [direct]\n"
         (["run", "--suite", "smoke", "--model", "warp:drive"], "unknown model backend 'warp'"),
         (["run", "--samples", "many"], "invalid int value: 'many'"),
         (["run", "--resume", "/no/such/run"], "is not a run folder"),
-        (["run", "--resume", "/tmp", "--lengths", "512"], "drop --lengths"),
+        (["run", "--resume", "/tmp", "--lengths", "512"], "is not a run folder"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         (["tasks", "sample", "--task", "nope", "--length", "512"], "unknown task 'nope'"),
         (
@@ -300,9 +300,45 @@ def test_repl_solvers_run_through_the_cli_with_a_sub_model(capsys, tmp_path):
     assert "repl_max_iterations2" in stdout
 
 
-def test_resume_refuses_a_new_sub_model(capsys, tmp_path):
-    expect_usage_error(capsys, "run", "--resume", str(tmp_path), "--sub-model", "embedded",
-                       says="drop --sub-model")  # fmt: skip
+@pytest.fixture
+def small_run(capsys, tmp_path):
+    """A finished scripted run and the command that made it."""
+    import tests.doubles  # noqa: F401  (registers the `scripted` backend)
+
+    out = tmp_path / "run"
+    argv = ["run", "--suite", "smoke", "--model", "scripted", "--lengths", "512", "--samples",
+            "1", "--out", str(out), "--no-progress"]  # fmt: skip
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 0, err
+    return out, argv
+
+
+def test_resume_accepts_the_first_command_again(capsys, small_run):
+    out, argv = small_run
+    lines = (out / "samples.jsonl").read_text()
+    code, _, err = run_cli(capsys, *argv, "--resume", str(out), "--concurrency", "1")
+    assert code == 0, err
+    assert (out / "samples.jsonl").read_text() == lines
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--lengths", "1024"], "has lengths [512], the flags say [1024]"),
+        (["--sub-model", "embedded"], 'has sub_model null, the flags say "embedded"'),
+        (["--suite", "context_rot"], 'has name "smoke", the flags say "context_rot"'),
+        (["--seed", "7"], "has seed 0, the flags say 7"),
+    ],
+)
+def test_resume_refuses_a_real_conflict_naming_both_values(capsys, small_run, extra, says):
+    out, argv = small_run
+    expect_usage_error(capsys, *argv, "--resume", str(out), *extra, says=says)
+
+
+def test_resume_refuses_another_folder(capsys, small_run, tmp_path):
+    out, _ = small_run
+    expect_usage_error(capsys, "run", "--resume", str(out), "--out", str(tmp_path / "elsewhere"),
+                       says="conflicts with --resume")  # fmt: skip
 
 
 def test_report_and_compare_from_run_folders(capsys, tmp_path):
