@@ -211,7 +211,7 @@ def test_which_errors_are_retried(step, sdk_type, retry, after_s):
 def test_retry_after_as_an_http_date():
     exc = asyncio.run(_sdk_error(error(429, retry_after="Wed, 21 Oct 2015 07:28:00 GMT")))
     assert classify(exc).after_s == 0.0  # a date in the past: go now
-    assert classify(AttemptTimeout("no answer within 1 s")).retry
+    assert classify(AttemptTimeout("no answer in 1 s")).retry
     assert not classify(ValueError("a bug, not the network")).retry
 
 

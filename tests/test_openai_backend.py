@@ -180,7 +180,7 @@ def test_a_hung_server_is_retried_then_fails_with_a_timeout():
     policy = RetryPolicy(max_attempts=3, base_delay_s=0.01, timeout_s=0.3)
     with ScriptedServer(*[("hang", 10.0)] * 3) as server:
         start = time.perf_counter()
-        with pytest.raises(AttemptTimeout, match="no answer within 0.3 s") as info:
+        with pytest.raises(AttemptTimeout, match="no answer in 0.3 s") as info:
             asyncio.run(local_model(server, retry=policy).complete("Hello"))
         elapsed = time.perf_counter() - start
     assert len(server.requests) == 3 and "gave up after 3 attempt(s)" in info.value.__notes__
@@ -328,6 +328,30 @@ def test_check_against_a_closed_port_fails_fast():
     with pytest.raises(UserError, match=rf"^cannot reach {url}: .*refused") as info:
         asyncio.run(OpenAIModel("m", base_url=url).check())
     assert time.perf_counter() - start < 2.0 and "\n" not in str(info.value)
+
+
+def test_the_check_is_retried_and_its_error_says_what_each_attempt_met(monkeypatch):
+    from rlm_bench.models import openai_backend
+
+    quick = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02, timeout_s=0.5)
+    monkeypatch.setattr(openai_backend, "PROBE_POLICY", quick)
+    with ScriptedServer((429, {"Retry-After": "0"}), (500, {}), ("hang", 10.0)) as server:
+        with pytest.raises(UserError) as info:
+            asyncio.run(local_model(server).check())
+    assert str(info.value) == (
+        f"{server.base_url} failed the check after 3 attempts: 429, 500, no answer in 0.5 s"
+    )
+    assert len(server.requests) == 3
+
+
+def test_a_check_that_succeeds_on_a_retry_passes(monkeypatch):
+    from rlm_bench.models import openai_backend
+
+    quick = RetryPolicy(max_attempts=3, base_delay_s=0.01, max_delay_s=0.02, timeout_s=0.5)
+    monkeypatch.setattr(openai_backend, "PROBE_POLICY", quick)
+    with ScriptedServer((429, {"Retry-After": "0"}), (500, {})) as server:
+        asyncio.run(local_model(server).check())
+    assert len(server.requests) == 3
 
 
 def test_a_missing_key_for_a_hosted_api_fails_before_any_request(monkeypatch):

@@ -125,7 +125,7 @@ def test_a_hung_attempt_times_out_and_is_retried():
 def test_hanging_every_time_fails_with_a_timeout_after_max_attempts():
     call, sleep = ScriptedCall("hang", "hang", "hang"), RecordingSleep()
     policy = RetryPolicy(max_attempts=3, timeout_s=0.05)
-    with pytest.raises(AttemptTimeout, match=r"no answer within 0.05 s"):
+    with pytest.raises(AttemptTimeout, match=r"no answer in 0.05 s"):
         run(call, policy, sleep)
     assert call.calls == 3 and len(sleep.delays) == 2
 

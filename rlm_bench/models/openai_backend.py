@@ -24,6 +24,8 @@ from rlm_bench.models.base import Completion, Message, PromptForm, check_message
 from rlm_bench.models.local_generation import cut_at_stop
 from rlm_bench.models.retrying import (
     NO_RETRY,
+    AttemptLog,
+    AttemptTimeout,
     RetryDecision,
     RetryPolicy,
     call_with_retries,
@@ -36,6 +38,11 @@ PLACEHOLDER_KEY = "EMPTY"
 """Sent to servers that need no key: the SDK refuses to build a client without one."""
 CHECK_TIMEOUT_S = 5.0
 PROBE_POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.5, max_delay_s=5.0, timeout_s=60.0)
+"""The check's 1-token call, retried like any call: a server loading its model on the first
+request can take most of a minute."""
+LIST_POLICY = RetryPolicy(
+    max_attempts=3, base_delay_s=0.5, max_delay_s=5.0, timeout_s=CHECK_TIMEOUT_S
+)
 """The check's 1-token call: a cold `transformers serve` takes about 10 s to answer its first."""
 MAX_STOP_SEQUENCES = 4
 """OpenAI rejects more; the text is cut at every stop string on our side anyway."""
@@ -207,18 +214,17 @@ class OpenAIModel:
         there. The list alone passes a chat-only model sent to `/completions` (OpenAI answers
         404) and a base model without a chat template sent to `/chat` (`transformers serve`
         answers 500), and then every call of the run would fail."""
-        client = self._new_client(timeout=CHECK_TIMEOUT_S)
+        client = self._new_client(timeout=CHECK_TIMEOUT_S + 1.0)
         try:
             served = await self._served_models(client)
             probe = client.with_options(timeout=PROBE_POLICY.timeout_s + 1.0)
+            log = AttemptLog(classify_openai_error, _attempt_outcome)
             try:
                 await call_with_retries(
-                    lambda: self._request(probe, "Hello", 1, ()),
-                    PROBE_POLICY,
-                    classify_openai_error,
+                    lambda: self._request(probe, "Hello", 1, ()), PROBE_POLICY, log.classify
                 )
             except Exception as exc:
-                raise self._check_failure(exc, served) from None
+                raise self._check_failure(exc, served, log.outcomes) from None
         finally:
             await client.close()
 
@@ -331,21 +337,33 @@ class OpenAIModel:
         """The ids the server lists; empty when it has no models list (then the probe decides)."""
         import openai
 
+        log = AttemptLog(classify_openai_error, _attempt_outcome)
         try:
-            page = await client.models.list()
+            page, _ = await call_with_retries(client.models.list, LIST_POLICY, log.classify)
         except openai.APIStatusError as exc:
             if exc.status_code in (401, 403):
-                raise self._check_failure(exc, []) from None
+                raise self._check_failure(exc, [], log.outcomes) from None
             return []
         except Exception as exc:
-            raise self._check_failure(exc, []) from None
+            raise self._check_failure(exc, [], log.outcomes) from None
         return [m.id for m in page.data]
 
-    def _check_failure(self, exc: BaseException, served: list[str]) -> UserError:
+    def _check_failure(self, exc: BaseException, served: list[str], tried: list[str]) -> UserError:
+        """One line for a failed check. After several attempts it lists what each met, and says
+        "cannot reach" only when none of them got an answer from the server."""
         import openai
 
+        where = _without_userinfo(self.base_url)
         if isinstance(exc, openai.APIConnectionError | TimeoutError):
-            return UserError(f"cannot reach {_without_userinfo(self.base_url)}: {_reason(exc)}")
+            if len(tried) < 2:
+                return UserError(f"cannot reach {where}: {_reason(exc)}")
+            each = tried[0] if len(set(tried)) == 1 else None
+            attempts = f"{len(tried)} attempts" + (
+                f", each {each}" if each else f": {', '.join(tried)}"
+            )
+            if any(outcome.isdigit() for outcome in tried):  # an HTTP status: it was reached
+                return UserError(f"{where} failed the check after {attempts}")
+            return UserError(f"cannot reach {where}: {attempts}")
         if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
             hint = "" if self._api_key else " (no key was sent: set OPENAI_API_KEY)"
             return UserError(f"the server rejected the API key{hint}")
@@ -355,7 +373,7 @@ class OpenAIModel:
                 return UserError(f"the server has no model {self.model}{listing}")
             other = "chat" if self.endpoint == "completions" else "completions"
             return UserError(
-                f"{_without_userinfo(self.base_url)} refused a 1-token {self.endpoint} request "
+                f"{where} refused a 1-token {self.endpoint} request "
                 f"for {self.model}: {exc.status_code} {first_line(_server_message(exc))} "
                 f"(does it take endpoint={other}?)"
             )
@@ -462,11 +480,22 @@ def _config_context_window(folder: Path) -> int | None:
 # --- messages --------------------------------------------------------------------------------
 
 
+def _attempt_outcome(exc: BaseException) -> str:
+    """What one failed attempt met, in the fewest words: its HTTP status, or why no answer."""
+    import openai
+
+    if isinstance(exc, openai.APIStatusError):
+        return str(exc.status_code)
+    return _reason(exc)
+
+
 def _reason(exc: BaseException) -> str:
     """The SDK says only "Connection error."; the cause at the bottom of the chain says why
     (refused, name not resolved, timed out)."""
     import openai
 
+    if isinstance(exc, AttemptTimeout):
+        return str(exc)  # "no answer in 60 s"
     if isinstance(exc, TimeoutError | openai.APITimeoutError):
         return "no answer within the timeout"
     while exc.__cause__ is not None or exc.__context__ is not None:

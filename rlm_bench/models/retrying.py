@@ -79,13 +79,32 @@ async def _timed(attempt: Callable[[], Awaitable[T]], timeout_s: float) -> T:
         # wait_for's own TimeoutError has no message; a recorded failure should say what happened.
         if str(exc):
             raise
-        raise AttemptTimeout(f"no answer within {timeout_s:g} s") from None
+        raise AttemptTimeout(f"no answer in {timeout_s:g} s") from None
 
 
 def _delay(policy: RetryPolicy, failures: int, decision: RetryDecision) -> float:
     if decision.after_s is not None:
         return min(max(decision.after_s, 0.0), policy.max_delay_s)
     return policy.backoff_s(failures)
+
+
+class AttemptLog:
+    """`classify` that also notes what each failed attempt met ("429", "no answer in 15 s"), so
+    an error after retries can say what happened rather than guess from the last failure: a
+    server that answered 429 then 500 then hung was reached, though the last attempt timed out."""
+
+    def __init__(
+        self,
+        classify: Callable[[BaseException], RetryDecision],
+        describe: Callable[[BaseException], str],
+    ) -> None:
+        self._classify = classify
+        self._describe = describe
+        self.outcomes: list[str] = []
+
+    def classify(self, exc: BaseException) -> RetryDecision:
+        self.outcomes.append(self._describe(exc))
+        return self._classify(exc)
 
 
 def timeout_classify(exc: BaseException) -> RetryDecision:
