@@ -1,7 +1,9 @@
-"""Peak memory of solving one 1M-token sample with `recursive` (depth 2) and `repl`, as a
-multiple of the size of the context text (its UTF-8 bytes). Goal (issue 9): under 3x.
+"""Peak memory of solving one 1M-token sample with `direct`, `recursive` (depth 2) and `repl`,
+as a multiple of the size of the context text (its UTF-8 bytes). Goal (issues 9 and 19): under
+3x.
 
     python -m benchmarks.memory_peak [--length 1048576] [--tasks niah_single aggregation_count]
+        [--solvers direct recursive_d2 repl]
 
 Each (task, solver) runs in a process of its own, so one peak cannot hide another. There:
 
@@ -54,6 +56,7 @@ from rlm_bench.solvers import make_solver
 from rlm_bench.tasks import get_task
 
 SOLVERS = {
+    "direct": ("direct", {}),
     "recursive_d2": ("recursive", {"depth": 2}),
     "repl": ("repl", {"timeout_s": 300.0}),
 }
@@ -181,6 +184,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--length", type=int, default=1048576, help="context tokens")
     parser.add_argument("--tasks", nargs="+", default=["niah_single", "aggregation_count"])
+    parser.add_argument("--solvers", nargs="+", choices=sorted(SOLVERS), default=list(SOLVERS))
     parser.add_argument("--window", type=int, default=32768, help="the model's context window")
     parser.add_argument("--note", help="a line to add under the table")
     parser.add_argument("--child", nargs=2, metavar=("TASK", "SOLVER"), help=argparse.SUPPRESS)
@@ -190,7 +194,9 @@ def main() -> None:
         return
     before = os.getloadavg()[0]
     results = [
-        run_child(task, label, args.length, args.window) for task in args.tasks for label in SOLVERS
+        run_child(task, label, args.length, args.window)
+        for task in args.tasks
+        for label in args.solvers
     ]
     lines = table(results, (before, os.getloadavg()[0]), args.note)
     record(f"Peak memory of a {args.length // 1024}K-token sample", lines)

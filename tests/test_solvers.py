@@ -8,7 +8,7 @@ import pytest
 
 from rlm_bench.errors import UserError
 from rlm_bench.solvers import make_solver
-from rlm_bench.solvers.direct import truncate_middle
+from rlm_bench.solvers.direct import ELISION, truncate_middle
 from rlm_bench.solvers.splitting import split_span
 from rlm_bench.tasks import TASKS, get_task
 from tests.doubles import ScriptedModel, gold_reader
@@ -143,6 +143,28 @@ def test_direct_truncates_the_middle_to_fit_the_window(niah_sample, tokenizer):
 
 def test_truncate_middle_keeps_short_text(tokenizer):
     assert truncate_middle("a short text", 100, tokenizer) == ("a short text", 0)
+
+
+def whole_text_cut(context: str, budget: int, tokenizer) -> tuple[str, int]:
+    """The cut made from the whole text's tokens: what `truncate_middle` must equal."""
+    ids = tokenizer.encode(context)
+    keep = budget - tokenizer.count(ELISION)
+    head, tail = keep - keep // 2, keep // 2
+    return tokenizer.decode(ids[:head]) + ELISION + tokenizer.decode(ids[-tail:]), len(ids) - keep
+
+
+@pytest.mark.parametrize("name", ["niah_single", "aggregation_count", "variable_tracking"])
+@pytest.mark.parametrize("budget", [700, 12_000])  # one piece an end; several pieces an end
+def test_truncate_middle_from_the_ends_equals_the_cut_of_the_whole_text(tokenizer, name, budget):
+    sample = get_task(name, tokenizer).sample(16384, seed=2, index=1)
+    expected = whole_text_cut(sample.context, budget, tokenizer)
+    assert truncate_middle(sample.context, budget, tokenizer, sample.actual_length) == expected
+    assert truncate_middle(sample.context, budget, tokenizer) == expected
+
+
+def test_truncate_middle_widens_its_cut_for_long_tokens(tokenizer):
+    context = " ".join(["a" * 64] * 2000)  # many pieces of tokens far longer than most
+    assert truncate_middle(context, 100, tokenizer) == whole_text_cut(context, 100, tokenizer)
 
 
 @pytest.mark.parametrize("name", TASKS.names())

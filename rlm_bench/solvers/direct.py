@@ -17,15 +17,60 @@ from rlm_bench.tokens import Tokenizer
 ELISION = "\n...\n"
 
 
-def truncate_middle(context: str, budget: int, tokenizer: Tokenizer) -> tuple[str, int]:
-    """`context` cut to at most `budget` tokens by dropping its middle; returns (text, dropped)."""
-    ids = tokenizer.encode(context)
-    if len(ids) <= budget:
+PIECE_CHARS = 16_000
+"""Characters tokenized at once. A tokenizer holds hundreds of bytes per token while it works
+(offsets, token strings), so the two ends are tokenized a piece at a time, never whole."""
+SEAM_TOKENS = 16
+"""Tokens next to a piece's cut that are never kept: the cut may split a word, and those
+tokens would differ from the whole text's. The next piece starts where the kept ones end."""
+
+
+def truncate_middle(
+    context: str, budget: int, tokenizer: Tokenizer, total_tokens: int | None = None
+) -> tuple[str, int]:
+    """`context` cut to at most `budget` tokens by dropping its middle; returns (text, dropped).
+
+    Only the two ends are tokenized, a piece at a time, so a 1M-token context costs a few small
+    tokenizations and not the ids, offsets and strings of its whole tokenization (92x the
+    text's size at 1M tokens when it tokenized all of it). `total_tokens` is the context's
+    measured length (a sample's `actual_length`); without it the whole text is counted once."""
+    total = tokenizer.count(context) if total_tokens is None else total_tokens
+    if total <= budget:
         return context, 0
     keep = max(budget - tokenizer.count(ELISION), 0)
     head, tail = keep - keep // 2, keep // 2
-    text = tokenizer.decode(ids[:head]) + ELISION + (tokenizer.decode(ids[-tail:]) if tail else "")
-    return text, len(ids) - keep
+    text = _head(context, head, tokenizer) + ELISION + _tail(context, tail, tokenizer)
+    return text, total - keep
+
+
+def _head(text: str, count: int, tokenizer: Tokenizer) -> str:
+    """The text of the first `count` tokens of `text`."""
+    kept: list[str] = []
+    start = 0
+    while count > 0 and start < len(text):
+        ids = tokenizer.encode(text[start : start + PIECE_CHARS])
+        last = start + PIECE_CHARS >= len(text)
+        usable = ids if last else ids[: max(len(ids) - SEAM_TOKENS, 1)]
+        piece = tokenizer.decode(usable[:count])
+        kept.append(piece)
+        count -= min(len(usable), count)
+        start += len(piece)
+    return "".join(kept)
+
+
+def _tail(text: str, count: int, tokenizer: Tokenizer) -> str:
+    """The text of the last `count` tokens of `text`."""
+    kept: list[str] = []
+    end = len(text)
+    while count > 0 and end > 0:
+        first = end <= PIECE_CHARS
+        ids = tokenizer.encode(text[max(end - PIECE_CHARS, 0) : end])
+        usable = ids if first else ids[min(SEAM_TOKENS, len(ids) - 1) :]
+        piece = tokenizer.decode(usable[len(usable) - min(count, len(usable)) :])
+        kept.append(piece)
+        count -= min(len(usable), count)
+        end -= len(piece)
+    return "".join(reversed(kept))
 
 
 @SOLVERS.register("direct")
@@ -45,7 +90,7 @@ class Direct:
         budget = model.context_window - answer_overhead(form, model, query) - query.max_tokens - 8
         context, dropped = sample.context, 0
         if sample.actual_length > budget:
-            context, dropped = truncate_middle(sample.context, budget, tok)
+            context, dropped = truncate_middle(sample.context, budget, tok, sample.actual_length)
         completion = await ask(form, model, query, context)
         answer = parse_answer(completion.text, query)
         trace = Trace()
