@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+from pathlib import Path
 
 import pytest
 
@@ -104,9 +105,10 @@ def test_bad_suite_file_names_the_field(capsys, tmp_path, text, says):
 def test_list_names_everything(capsys):
     code, out, _ = run_cli(capsys, "list")
     assert code == 0
-    assert "suites: context_rot, full, smoke" in out
+    assert "suites: context_rot, full, paper, smoke" in out
     assert "niah_single" in out and "aggregation_count" in out
-    assert "solvers: direct, recursive" in out and "embedded" in out
+    assert "solvers: codeact, direct, recursive, repl, repl_no_subcalls, retrieval, summary" in out
+    assert "embedded" in out
 
 
 def test_list_tasks_describes_each_with_its_scorer(capsys):
@@ -120,9 +122,24 @@ def test_list_tasks_describes_each_with_its_scorer(capsys):
     assert any("Options: haystack, structure, value_kind, depths" in line for line in lines)
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+ON_FIXTURES = {
+    "oolong_synth": f"oolong_synth:data={FIXTURES / 'oolong/synth.jsonl'}",
+    "oolong_real": f"oolong_real:data={FIXTURES / 'oolong/dnd.jsonl'}",
+    "oolong_pairs": f"oolong_pairs:data={FIXTURES / 'oolong/synth.jsonl'}",
+    "ruler_jsonl": f"ruler_jsonl:data={FIXTURES / 'ruler/niah_single_1/validation.jsonl'}",
+}
+"""The tasks that read a benchmark's rows, each on its small fixture (tests never reach the hub)."""
+
+
+def test_every_task_that_reads_data_has_a_fixture():
+    assert {n for n in TASKS.names() if TASKS.get(n).from_data} == set(ON_FIXTURES)
+
+
 @pytest.mark.parametrize("name", TASKS.names())
 def test_tasks_sample_works_for_every_family(capsys, name):
-    code, out, err = run_cli(capsys, "tasks", "sample", "--task", name, "--length", "1k")
+    spec = ON_FIXTURES.get(name, name)
+    code, out, err = run_cli(capsys, "tasks", "sample", "--task", spec, "--length", "1k")
     assert code == 0, err
     assert f"task: {name}" in out and "question: " in out and "answer: " in out
 

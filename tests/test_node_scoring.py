@@ -12,7 +12,7 @@ from rlm_bench.evaluation.failures import classify_failure, failure_of
 from rlm_bench.evaluation.node_scoring import annotate, is_scored, node_correct
 from rlm_bench.solvers import make_solver
 from rlm_bench.solvers.base import Result, Trace
-from rlm_bench.tasks import TASKS, get_task
+from rlm_bench.tasks import generated_tasks, get_task
 from tests.doubles import ScriptedModel, gold_reader, last_text, oracle_reply
 
 
@@ -26,7 +26,7 @@ def multikey(tokenizer):
     return task, task.sample(2048, seed=0, index=1)
 
 
-@pytest.mark.parametrize("name", TASKS.names())
+@pytest.mark.parametrize("name", generated_tasks())
 def test_a_perfect_reader_gets_every_scored_node_right(tokenizer, name):
     task = get_task(name, tokenizer)
     sample = task.sample(2048, seed=2, index=0)

@@ -222,6 +222,33 @@ def test_the_chat_endpoint_sends_the_prompt_as_one_user_message():
     assert completion.text == "Paris." and completion.prompt_tokens == 9
 
 
+def test_a_reasoning_model_gets_no_temperature_nor_stop_and_room_to_reason():
+    with ScriptedServer(chat_body("four, five")) as server:
+        model = local_model(server, endpoint="chat", reasoning=True, reasoning_headroom=100)
+        completion = asyncio.run(model.complete("one, two, three,", max_tokens=7, stop=("five",)))
+    _, body = server.requests[0]
+    assert "temperature" not in body and "stop" not in body
+    assert body["max_tokens"] == 107
+    assert completion.text == "four, "  # cut at the stop string here, since the API took none
+    assert model.describe()["sampling"].startswith("api default")
+
+
+@pytest.mark.parametrize(
+    ("name", "base_url", "reasoning"),
+    [
+        ("gpt-5", None, True),
+        ("gpt-5-mini", None, True),
+        ("o4-mini", None, True),
+        ("gpt-4o", None, False),
+        ("gpt-5", "http://127.0.0.1:9/v1", False),  # a local server's model of that name
+    ],
+)
+def test_reasoning_models_are_known_by_name_on_openais_api(name, base_url, reasoning):
+    model = OpenAIModel(name, base_url=base_url)
+    assert model.reasoning is reasoning
+    assert ("sampling" in model.describe()) is reasoning  # other models' cache keys unchanged
+
+
 def test_tokens_are_counted_when_the_server_reports_no_usage():
     folder = ensure_tokenizer(default_gguf())
     with ScriptedServer(completion_body(" the city of Paris", usage=False)) as server:

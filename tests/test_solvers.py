@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
@@ -10,7 +11,7 @@ from rlm_bench.errors import UserError
 from rlm_bench.solvers import make_solver
 from rlm_bench.solvers.direct import ELISION, truncate_middle
 from rlm_bench.solvers.splitting import split_span
-from rlm_bench.tasks import TASKS, get_task
+from rlm_bench.tasks import generated_tasks, get_task
 from tests.doubles import ScriptedModel, gold_reader
 
 
@@ -167,7 +168,7 @@ def test_truncate_middle_widens_its_cut_for_long_tokens(tokenizer):
     assert truncate_middle(context, 100, tokenizer) == whole_text_cut(context, 100, tokenizer)
 
 
-@pytest.mark.parametrize("name", TASKS.names())
+@pytest.mark.parametrize("name", generated_tasks())
 def test_recursion_with_a_perfect_reader_recovers_every_exact_answer(tokenizer, name):
     task = get_task(name, tokenizer)
     sample = task.sample(4096, seed=1, index=3)
@@ -182,7 +183,7 @@ def test_recursion_with_a_perfect_reader_recovers_every_exact_answer(tokenizer, 
         assert task.score(result.prediction, sample) == 1.0
 
 
-@pytest.mark.parametrize("name", TASKS.names())
+@pytest.mark.parametrize("name", generated_tasks())
 def test_direct_with_a_perfect_reader_is_right(tokenizer, name):
     task = get_task(name, tokenizer)
     sample = task.sample(2048, seed=1, index=0)
@@ -203,3 +204,39 @@ def test_split_span_cuts_a_long_text_without_boundaries_between_words():
     spans = split_span(text, 0, len(text), 4)
     assert len(spans) == 4
     assert all(text[s - 1] == " " for s, _ in spans[1:])
+
+
+class StopRecorder(ScriptedModel):
+    """The scripted double, noting the stop strings each call was given."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stops: list[tuple[str, ...]] = []
+
+    async def complete(self, prompt, *, max_tokens=16, stop=()):
+        self.stops.append(stop)
+        return await super().complete(prompt, max_tokens=max_tokens, stop=stop)
+
+    async def chat(self, messages, *, max_tokens=16, stop=()):
+        self.stops.append(stop)
+        return await super().chat(messages, max_tokens=max_tokens, stop=stop)
+
+
+@pytest.mark.parametrize(
+    ("multiline", "chat", "stop"),
+    [
+        (False, False, ("\n",)),
+        (False, True, ("\n",)),
+        (True, False, ("\n\nText:", "\n\nQuestion:")),  # a base model stops at a made-up block
+        (True, True, ()),  # a chat reply runs to its end of turn
+    ],
+)
+def test_a_multiline_answer_is_not_cut_at_its_first_newline(
+    tokenizer, niah_sample, multiline, chat, stop
+):
+    sample = dataclasses.replace(
+        niah_sample, query=dataclasses.replace(niah_sample.query, multiline=multiline)
+    )
+    model = StopRecorder(tokenizer, reply=lambda _: " 1", has_chat_template=chat)
+    solve(make_solver("direct", {}), sample, model)
+    assert model.stops == [stop]

@@ -5,6 +5,9 @@ the root, and a root that combined its parts' answers). A root model call answer
 question instead, and the sample's own score says whether it was right. A REPL sub-call asks a
 question of the model's own wording; it is scored as if it had asked the part question, which
 is what a sub-call over that span would need to get right for the answer to come out right.
+Other kinds are never scored: code blocks (`exec`), BM25 hits (`retrieve`) and the summary
+agent's compaction steps (`summarize`, which answer "what matters so far", not the part
+question).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import asyncio
 import email.utils
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -37,6 +38,11 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 PLACEHOLDER_KEY = "EMPTY"
 """Sent to servers that need no key: the SDK refuses to build a client without one."""
 CHECK_TIMEOUT_S = 5.0
+REASONING_MODEL = re.compile(r"(o\d|gpt-5)(\b|-)")
+"""OpenAI model names that reason before they answer."""
+DEFAULT_REASONING_HEADROOM = 8192
+"""Tokens added to a reasoning model's completion budget for its hidden reasoning: a 12-token
+answer cap would otherwise be spent before any answer is written."""
 PROBE_POLICY = RetryPolicy(max_attempts=3, base_delay_s=0.5, max_delay_s=5.0, timeout_s=60.0)
 """The check's 1-token call, retried like any call: a server loading its model on the first
 request can take most of a minute."""
@@ -109,6 +115,8 @@ class OpenAIModel:
         context_window: int | None = None,
         tokenizer: str | None = None,
         retry: RetryPolicy | None = None,
+        reasoning: bool | None = None,
+        reasoning_headroom: int = DEFAULT_REASONING_HEADROOM,
     ) -> None:
         if endpoint not in (None, "completions", "chat"):
             raise UserError(f"endpoint must be 'completions' or 'chat' (got {endpoint!r})")
@@ -122,6 +130,15 @@ class OpenAIModel:
         self._tokenizer_folder = _tokenizer_folder(tokenizer, model)
         self._given_context_window = context_window
         self._loop: asyncio.AbstractEventLoop | None = None
+        if reasoning_headroom < 0:
+            raise UserError(f"reasoning_headroom must be 0 or more (got {reasoning_headroom})")
+        if reasoning is None:
+            reasoning = self.needs_key and bool(REASONING_MODEL.match(model))
+        self.reasoning = reasoning
+        """OpenAI's reasoning models (GPT-5, o-series) take no temperature and no stop, and spend
+        hidden reasoning tokens out of the completion budget. Known by name on OpenAI's API;
+        `reasoning: true` says so of a model served elsewhere."""
+        self.extra_tokens = reasoning_headroom if self.reasoning else 0
 
     # --- what the harness reads -------------------------------------------------------------
 
@@ -166,7 +183,7 @@ class OpenAIModel:
         return (urlsplit(self.base_url).hostname or "").endswith("api.openai.com")
 
     def describe(self) -> dict[str, object]:
-        return {
+        described: dict[str, object] = {
             "backend": "openai",
             "name": self.name,
             "model": self.model,
@@ -177,6 +194,10 @@ class OpenAIModel:
             "tokenizer": self.tokenizer_name,
             "retry": asdict(self.retry),
         }
+        if self.reasoning:  # described only then, so other models' cache keys stay as they were
+            described["sampling"] = "api default (reasoning models take no temperature)"
+            described["reasoning_headroom"] = self.extra_tokens
+        return described
 
     # --- calls ------------------------------------------------------------------------------
 
@@ -262,7 +283,7 @@ class OpenAIModel:
             return await self._chat_request(client, messages, max_tokens, stop)
         start = time.perf_counter()
         response = await client.completions.create(
-            prompt=prompt, max_tokens=max_tokens, **self._sampling(stop)
+            prompt=prompt, max_tokens=max_tokens + self.extra_tokens, **self._sampling(stop)
         )
         text = response.choices[0].text if response.choices else None
         return self._reply(response, text, time.perf_counter() - start)
@@ -270,13 +291,17 @@ class OpenAIModel:
     async def _chat_request(
         self, client, messages: list[Message], max_tokens: int, stop: tuple[str, ...]
     ):
-        params = {**self._sampling(stop), self._chat_limit_key: max_tokens}
+        params = {**self._sampling(stop), self._chat_limit_key: max_tokens + self.extra_tokens}
         start = time.perf_counter()
         response = await client.chat.completions.create(messages=messages, **params)
         text = response.choices[0].message.content if response.choices else None
         return self._reply(response, text, time.perf_counter() - start)
 
     def _sampling(self, stop: tuple[str, ...]) -> dict[str, Any]:
+        """Greedy, with the stop strings; a reasoning model refuses both, so it samples as the
+        API does and its reply is cut at the stop strings here (`_completion`)."""
+        if self.reasoning:
+            return {"model": self.model}
         params: dict[str, Any] = {"model": self.model, "temperature": 0}
         if stop:
             params["stop"] = list(stop[:MAX_STOP_SEQUENCES])
@@ -530,6 +555,8 @@ MODEL_OPTIONS: dict[str, type] = {
     "endpoint": str,
     "context_window": int,
     "tokenizer": str,
+    "reasoning": bool,
+    "reasoning_headroom": int,
 }
 RETRY_OPTIONS: dict[str, type] = {
     "timeout_s": float,
@@ -569,6 +596,11 @@ def _retry_policy(typed: dict[str, Any]) -> RetryPolicy:
 
 
 def _typed(key: str, value: Any, kind: type) -> Any:
+    if kind is bool:  # bool("false") is True: take only a real boolean or its spelling
+        spelled = {"true": True, "false": False}.get(str(value).lower())
+        if isinstance(value, bool) or spelled is not None:
+            return value if isinstance(value, bool) else spelled
+        raise UserError(f"model option {key}: {value!r} is not true or false")
     try:
         return kind(value)
     except (TypeError, ValueError):

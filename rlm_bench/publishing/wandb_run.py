@@ -8,8 +8,9 @@ commit) and its tags are the suite's and the model's names. What is logged is de
 Online or offline: online when there are credentials (`WANDB_API_KEY`, or the `~/.netrc`
 entry `wandb login` writes for the W&B host) and neither `--offline` nor `WANDB_MODE=offline`
 asks otherwise. An offline run is written under `$WANDB_DIR/wandb/` (as W&B users choose),
-else `RUN_DIR/wandb/`, for `wandb sync` to upload later. Starting an online run waits at most `WANDB_INIT_TIMEOUT` seconds (30 by default), so
-an unreachable server is one error line, not a hang.
+else `RUN_DIR/wandb/`, for `wandb sync` to upload later. Starting an online run waits at most
+`WANDB_INIT_TIMEOUT` seconds (30 by default), so an unreachable server is one error line, not a
+hang.
 """
 
 from __future__ import annotations

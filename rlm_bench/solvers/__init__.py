@@ -19,6 +19,13 @@ def make_solver(name: str, params: dict[str, Any]) -> Solver:
         raise UserError(f"solver {name!r}: bad parameters {params}: {exc}") from None
 
 
-from rlm_bench.solvers import direct, recursive, repl  # noqa: E402,F401  (registers the built-ins)
+from rlm_bench.solvers import (  # noqa: E402,F401  (registers the built-ins)
+    codeact,
+    direct,
+    recursive,
+    repl,
+    retrieval,
+    summary,
+)
 
 __all__ = ["SOLVERS", "Result", "Solver", "Trace", "TraceNode", "UsesSubModel", "make_solver"]

@@ -12,9 +12,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 from rlm_bench.models.base import Completion, Model
 from rlm_bench.tasks.base import Sample
 
-NodeKind = Literal["call", "aggregate", "exec"]
+NodeKind = Literal["call", "aggregate", "exec", "summarize", "retrieve"]
 """`call`: one model call; `aggregate`: partial answers combined by a rule (no model);
-`exec`: one code block run in a REPL (`code`, its `output`, `error`, `latency_s` its time)."""
+`exec`: one code block run in a REPL (`code`, its `output`, `error`, `latency_s` its time);
+`summarize`: one model call that rewrote a running summary after reading `span` (its `answer`
+is the summary, not an answer to the part question, so `evaluation/node_scoring.py` never
+scores it); `retrieve`: one part of the context a BM25 search returned (`query`, `rank`,
+`retrieval_score`, `span`; no model call, not scored)."""
+MODEL_CALL_KINDS: tuple[NodeKind, ...] = ("call", "summarize")
+"""The kinds that are model calls: what a sample's calls, tokens, latency and cost count."""
 
 
 @dataclass
@@ -36,6 +42,10 @@ class TraceNode:
     error: str | None = None
     form: str | None = None
     """How a `call` node reached the model: "completion" (one text to continue) or "chat"."""
+    query: str | None = None
+    rank: int | None = None
+    retrieval_score: float | None = None
+    """A `retrieve` node's search: the query, the part's rank (0 is best) and its BM25 score."""
     gold: str | None = None
     correct: bool | None = None
     """`gold` and `correct` are the evaluator's, not the solver's: the task's answer for `span`
@@ -59,11 +69,12 @@ class Trace:
         depth: int,
         span: tuple[int, int] | None,
         answer: str | None,
+        kind: NodeKind = "call",
     ) -> TraceNode:
         return self.add(
             parent=parent,
             depth=depth,
-            kind="call",
+            kind=kind,
             span=span,
             answer=answer,
             output=completion.text,
@@ -78,7 +89,7 @@ class Trace:
 
     @property
     def calls(self) -> list[TraceNode]:
-        return [n for n in self.nodes if n.kind == "call"]
+        return [n for n in self.nodes if n.kind in MODEL_CALL_KINDS]
 
     def to_list(self) -> list[dict[str, Any]]:
         return [asdict(n) for n in self.nodes]

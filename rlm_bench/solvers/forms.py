@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from rlm_bench.errors import UserError
 from rlm_bench.models.base import Completion, Message, Model, PromptForm
-from rlm_bench.solvers.prompts import ANSWER_STOP, build_prompt
+from rlm_bench.solvers.prompts import answer_stop, build_prompt
 from rlm_bench.tasks.base import Query
 
 FORMS = ("auto", "chat", "completion")
@@ -76,8 +76,10 @@ async def ask(form: PromptForm, model: Model, query: Query, context: str) -> Com
     """One answer call about `context`, in `form`."""
     if form == "chat":
         return await model.chat(
-            answer_messages(query, context), max_tokens=query.max_tokens, stop=ANSWER_STOP
+            answer_messages(query, context),
+            max_tokens=query.max_tokens,
+            stop=answer_stop(query, form),
         )
     return await model.complete(
-        build_prompt(query, context), max_tokens=query.max_tokens, stop=ANSWER_STOP
+        build_prompt(query, context), max_tokens=query.max_tokens, stop=answer_stop(query, form)
     )

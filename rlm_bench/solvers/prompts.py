@@ -11,6 +11,16 @@ import re
 from rlm_bench.tasks.base import NONE_ANSWER, Query
 
 ANSWER_STOP = ("\n",)
+MULTILINE_STOP = ("\n\nText:", "\n\nQuestion:")
+"""Where a base model's multi-line answer ends: at the next block it would make up."""
+
+
+def answer_stop(query: Query, form: str) -> tuple[str, ...]:
+    """The stop strings of an answer call: the first newline, unless the query's answer runs
+    over lines (then a chat reply ends with its turn, a completion at the next block)."""
+    if not query.multiline:
+        return ANSWER_STOP
+    return () if form == "chat" else MULTILINE_STOP
 
 
 def _block(context: str, query: Query, answer: str | None) -> str:

@@ -115,11 +115,16 @@ class Repl:
         """The model `llm_query` asks (`--sub-model`); the root model by default."""
         self.sub_model = model
 
-    async def solve(self, sample: Sample, model: Model) -> Result:
-        run = _Run(
+    async def start_run(self, sample: Sample, model: Model) -> ReplRun:
+        """The run of one sample: where a variant of the loop (`codeact.py`) puts a run of its
+        own, with its sandbox variables, host functions and prompts."""
+        return ReplRun(
             self, model, self.sub_model or model, sample.context, Trace(),
             asyncio.get_running_loop(),
         )  # fmt: skip
+
+    async def solve(self, sample: Sample, model: Model) -> Result:
+        run = await self.start_run(sample, model)
         outcome = await run.trajectory(
             sample.context, sample.actual_length, sample.query.question, 0, None
         )
@@ -132,8 +137,13 @@ class Repl:
             "repeats": outcome.repeats,
             "form": run.form,
         }
+        if run.dropped_tokens:
+            notes["dropped_tokens"] = run.dropped_tokens
         unparsed = outcome.answer if prediction is None else None
-        return Result(prediction=prediction, trace=run.trace, notes=notes, unparsed=unparsed)
+        return Result(
+            prediction=prediction, trace=run.trace, truncated=bool(run.dropped_tokens),
+            notes=notes, unparsed=unparsed,
+        )  # fmt: skip
 
 
 @SOLVERS.register("repl_no_subcalls")
@@ -145,8 +155,12 @@ class ReplNoSubcalls(Repl):
 
 
 @dataclass
-class _Run:
-    """One sample's run: the root trajectory and every nested one share the trace."""
+class ReplRun:
+    """One sample's run: the root trajectory and every nested one share the trace.
+
+    A variant of the loop subclasses it and changes what the loop leaves open: the sandbox's
+    `variables`, its host `functions`, and the `conversation` (prompt files) the model reads.
+    """
 
     solver: Repl
     model: Model
@@ -158,6 +172,25 @@ class _Run:
     def __post_init__(self) -> None:
         self.form = pick_form(self.solver.form, self.model)
         self.sub_form = pick_form("auto", self.sub_model)
+        self.dropped_tokens = 0
+        """Context tokens left out of a prompt; never any here, where no prompt holds it."""
+
+    def variables(self, context: str) -> dict[str, Any]:
+        return {"context": context}
+
+    def functions(self, depth: int, block: list[TraceNode]) -> dict[str, Callable[..., Any]]:
+        """The host functions a block may call; `block` holds the `exec` node of the block
+        running when one is called, the parent of the nodes it records."""
+        if not self.solver.subcalls:
+            return {}
+        return {
+            "llm_query": lambda prompt: self._blocking(
+                self._query(str(prompt), depth, block[0].id)
+            ),
+            "llm_query_batched": lambda prompts: self._blocking(
+                self._batch([str(p) for p in prompts], depth, block[0].id)
+            ),
+        }
 
     async def trajectory(
         self, context: str, tokens: int, question: str, depth: int, parent: int | None
@@ -165,22 +198,15 @@ class _Run:
         outcome = Outcome()
         finals: list[str] = []
         current_block: list[TraceNode] = []
-        functions: dict[str, Callable[..., Any]] = {"_final": finals.append}
-        if self.solver.subcalls:
-            functions["llm_query"] = lambda prompt: self._blocking(
-                self._query(str(prompt), depth, current_block[0].id)
-            )
-            functions["llm_query_batched"] = lambda prompts: self._blocking(
-                self._batch([str(p) for p in prompts], depth, current_block[0].id)
-            )
+        functions = {"_final": finals.append, **self.functions(depth, current_block)}
         sandbox = await _in_thread(
             Sandbox,
             output_chars=self.solver.output_chars,
-            variables={"context": context},
+            variables=self.variables(context),
             functions=functions,
             **self.solver.limits,
         )
-        conversation = self._conversation(context, tokens, question)
+        conversation = self.conversation(context, tokens, question)
         ran: set[str] = set()
         try:
             await _in_thread(sandbox.run, PRELUDE)
@@ -246,7 +272,7 @@ class _Run:
 
     # --- prompts ----------------------------------------------------------------------------
 
-    def _conversation(self, context: str, tokens: int, question: str) -> Conversation:
+    def conversation(self, context: str, tokens: int, question: str) -> Conversation:
         subcalls = self.solver.subcalls
         sizes = {
             "context_type": type(context).__name__,

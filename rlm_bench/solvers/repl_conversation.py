@@ -46,6 +46,9 @@ class Conversation:
     question line that follows the head."""
     question: str
     guide: bool
+    lead: str = "Now your text."
+    """Completion: the line between the head and the question (a head that ends with the text
+    itself, as CodeAct's does, needs another)."""
     turns: list[Turn] = field(default_factory=list)
 
     def add(self, kind: TurnKind, text: str) -> None:
@@ -88,7 +91,7 @@ class Conversation:
     def transcript(self, model: Model, budget: int) -> str:
         """The head, the question, the turns that fit in `budget` tokens, and the cue for the
         model's next turn."""
-        head = self.system + f"\n\nNow your text.\nQuestion: {self.question}\n"
+        head = self.system + f"\n\n{self.lead}\nQuestion: {self.question}\n"
         lines = [f"{TRANSCRIPT_HEADERS[t.kind]}\n{t.text}" for t in self.turns]
         kept = list(lines)
         while True:

@@ -11,6 +11,12 @@ from rlm_bench.tokens import Tokenizer
 TASKS: Registry[type] = Registry("task", "rlm_bench.tasks")
 
 
+def generated_tasks() -> list[str]:
+    """The tasks that make every sample from a seed, with no data to load: the ones a test, a
+    property check or a smoke run can use anywhere."""
+    return [name for name in TASKS.names() if not getattr(TASKS.get(name), "from_data", False)]
+
+
 def get_task(name: str, tokenizer: Tokenizer, label: str | None = None, **options: Any) -> Task:
     return TASKS.get(name)(tokenizer, label=label, **options)
 
@@ -22,7 +28,11 @@ from rlm_bench.tasks import (  # noqa: E402,F401  (registers the built-in tasks)
     common_words,
     context_rot_probes,
     niah,
+    oolong,
+    oolong_pairs,
+    ruler_jsonl,
+    s_niah,
     variable_tracking,
 )
 
-__all__ = ["TASKS", "Example", "Query", "Sample", "Task", "get_task"]
+__all__ = ["TASKS", "Example", "Query", "Sample", "Task", "generated_tasks", "get_task"]

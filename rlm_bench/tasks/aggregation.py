@@ -7,6 +7,10 @@ error of a recursive solver accumulates over its sub-calls. Every gold answer is
 the fitted text, never from what the generator meant to write: the fitter drops and trades
 records near the end. A span's gold counts only the records whose whole line lies in it, so the
 golds of the parts of any partition on line boundaries combine into the gold of the whole.
+
+Every aggregation takes `labels`: `explicit` (a category field, the default) or `implicit` (a
+note the category must be inferred from), so one `str.count` no longer answers it and a
+runtime has to judge records, as in OOLONG.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import random
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any
+from typing import Any, ClassVar
 
+from rlm_bench.errors import UserError
 from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import (
     Decomposition,
@@ -28,7 +34,9 @@ from rlm_bench.tasks.base import (
 from rlm_bench.tasks.fitting import fit_units
 from rlm_bench.tasks.records import (
     CATEGORIES,
+    LABEL_STYLES,
     RecordMaker,
+    ask,
     label_of,
     parse_record,
 )
@@ -106,8 +114,28 @@ def _one_category_examples(
     return tuple(examples)
 
 
+@dataclass(frozen=True)
+class LogOptions:
+    labels: str = "explicit"
+
+
 class LogTask(TaskBase):
     """Fits a log of records and measures it once; the subclasses ask about it."""
+
+    Options: ClassVar[type] = LogOptions
+
+    def validate(self) -> None:
+        if self.options.labels not in LABEL_STYLES:
+            raise UserError(
+                f"task {self.name}: option 'labels' must be one of {', '.join(LABEL_STYLES)}, "
+                f"got {self.options.labels!r}"
+            )
+
+    def records(self, rng: random.Random, **kwargs: Any) -> RecordMaker:
+        return RecordMaker(rng, labels=self.options.labels, **kwargs)
+
+    def ask(self, question: str) -> str:
+        return ask(question, self.options.labels)
 
     def _fit_lines(self, records: RecordMaker, length: int) -> tuple[list[str], int]:
         fitted = fit_units(records.units(), length, self.tokenizer)
@@ -125,7 +153,7 @@ class AggregationCount(LogTask):
 
     def sample(self, length: int, seed: int, index: int) -> Sample:
         rng = self.rng(length, seed, index)
-        records = RecordMaker(rng)
+        records = self.records(rng)
         lines, tokens = self._fit_lines(records, length)
         labels = [label_of(line) for line in lines]
         category = rng.choice([c for c in CATEGORIES if c in labels])
@@ -134,7 +162,7 @@ class AggregationCount(LogTask):
             return str(sum(label_of(line) == category for line in lines))
 
         query = Query(
-            question=f"How many records have the category {category}?",
+            question=self.ask(f"How many records have the category {category}?"),
             answer_prefix=f"The number of records with the category {category} is",
             answer_pattern=COUNT_PATTERN,
             examples=_one_category_examples(rng, records, category, count),
@@ -168,7 +196,7 @@ class AggregationSum(LogTask):
 
     def sample(self, length: int, seed: int, index: int) -> Sample:
         rng = self.rng(length, seed, index)
-        records = RecordMaker(rng, amounts=True)
+        records = self.records(rng, amounts=True)
         lines, tokens = self._fit_lines(records, length)
         parsed = [parse_record(line) for line in lines]
         present = {record.category for record in parsed}
@@ -180,7 +208,9 @@ class AggregationSum(LogTask):
             return str(sum(r.amount or 0 for r in found if r.category == category))
 
         query = Query(
-            question=f"What is the total amount of the records with the category {category}?",
+            question=self.ask(
+                f"What is the total amount of the records with the category {category}?"
+            ),
             answer_prefix=f"The total amount of the records with the category {category} is",
             answer_pattern=COUNT_PATTERN,
             examples=_one_category_examples(rng, records, category, total),

@@ -32,6 +32,7 @@ from rlm_bench.tasks.records import (
     RecordMaker,
     draw_weights,
     label_of,
+    relabel,
 )
 from rlm_bench.tasks.scoring import exact_match
 
@@ -45,8 +46,9 @@ CATEGORY_TALLY = rf"{CATEGORY}: \d+"
 def untie(lines: list[str], labels: list[str], favorite: str) -> bool:
     """Give the lead to one category when the fitted log ties at the top: the last record of
     every other leader is relabelled to the favorite (or to the first leader, when the favorite
-    is not among them). Category names are single tokens, so the length barely moves; the
-    caller measures it again. Returns whether anything changed."""
+    is not among them). Category names are single tokens and a relabelled note is one of about
+    the same length, so the length barely moves; the caller measures it again. Returns whether
+    anything changed."""
     tally = Counter(labels)
     top = max(tally.values())
     leaders = [c for c in CATEGORIES if tally[c] == top]
@@ -57,7 +59,7 @@ def untie(lines: list[str], labels: list[str], favorite: str) -> bool:
         if loser == winner:
             continue
         last = len(labels) - 1 - labels[::-1].index(loser)
-        lines[last] = lines[last][: -len(loser)] + winner
+        lines[last] = relabel(lines[last], winner)
         labels[last] = winner
     return True
 
@@ -98,13 +100,13 @@ class AggregationMostFrequent(LogTask):
         favorite = rng.choice(CATEGORIES)
         weights = draw_weights(rng)
         weights[CATEGORIES.index(favorite)] = max(weights) * rng.uniform(*LEAD)
-        records = RecordMaker(rng, weights=weights)
+        records = self.records(rng, weights=weights)
         lines, labels, tokens = self._fit_without_tie(records, length, favorite)
         tally = Counter(labels)
         digits = len(str(len(lines)))
         longest_tally = format_tally(Counter({c: 10**digits - 1 for c in CATEGORIES}))
         part = Query(
-            question="How many records are there of each category?",
+            question=self.ask("How many records are there of each category?"),
             answer_prefix="The numbers of records by category are",
             answer_pattern=list_of(CATEGORY_TALLY),
             item_pattern=CATEGORY_TALLY,
@@ -112,7 +114,7 @@ class AggregationMostFrequent(LogTask):
             max_tokens=self._max_tokens(longest_tally),
         )
         query = Query(
-            question="Which category is the most frequent?",
+            question=self.ask("Which category is the most frequent?"),
             answer_prefix="The most frequent category is",
             answer_pattern=CATEGORY,
             examples=_most_frequent_examples(rng, records),

@@ -115,7 +115,7 @@ class AggregationPairs(LogTask):
         chosen = rng.sample(USERS, rng.randint(*PAIR_USERS))
         weights = draw_weights(rng)
         weights[CATEGORIES.index(category)] = 0.0
-        records = RecordMaker(rng, weights=weights)
+        records = self.records(rng, weights=weights)
         per_user = min(PLANTS_PER_USER, 1 + length // PLANT_EVERY)
         planted = [
             "\n" + records.record(category, user)
@@ -164,8 +164,10 @@ class AggregationPairs(LogTask):
         whole_logs = _pairs_examples(rng, records, category, rng.sample([2, 3], 2))
         part_logs = _pairs_examples(rng, records, category, rng.sample([0, 2], 2))
         query = Query(
-            question=f"List every pair of users who both have at least one record with the "
-            f"category {category}.",
+            question=self.ask(
+                f"List every pair of users who both have at least one record with the "
+                f"category {category}."
+            ),
             answer_prefix=f"The pairs of users with the category {category} are",
             answer_pattern=list_of(PAIR),
             item_pattern=PAIR,
@@ -175,7 +177,9 @@ class AggregationPairs(LogTask):
             max_tokens=self._max_tokens(longest_pairs),
         )
         part = Query(
-            question=f"Which users have at least one record with the category {category}?",
+            question=self.ask(
+                f"Which users have at least one record with the category {category}?"
+            ),
             answer_prefix=f"The users with at least one record with the category {category} are",
             answer_pattern=list_of(USER),
             item_pattern=USER,

@@ -46,6 +46,10 @@ class Query:
     item_pattern: str | None = None
     examples: tuple[Example, ...] = ()
     max_tokens: int = 12
+    multiline: bool = False
+    """Whether the answer may run over lines (a list one per line, reasoning before a boxed
+    answer), as a benchmark's reference lets the model write. Answer calls then stop at the end
+    of the turn or `max_tokens` instead of the first newline."""
 
 
 @dataclass(frozen=True)

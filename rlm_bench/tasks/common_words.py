@@ -25,6 +25,7 @@ from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import LIST_SEPARATOR, Decomposition, Example, Query, Sample
 from rlm_bench.tasks.combining import join_items
 from rlm_bench.tasks.fitting import fit_units
+from rlm_bench.tasks.ruler_scoring import check_scoring, ruler_score, scored_query
 from rlm_bench.tasks.scoring import recall
 from rlm_bench.tasks.task_base import TaskBase
 from rlm_bench.tasks.vocabulary import VOCABULARY
@@ -109,17 +110,24 @@ def check_separation(counts: Counter[str], common: Sequence[str]) -> None:
 @dataclass(frozen=True)
 class CommonWordsOptions:
     k: int = 10
+    scoring: str = "strict"
+    """`strict` or `ruler` (`tasks/ruler_scoring.py`)."""
 
 
 @TASKS.register("common_words")
 class CommonWords(TaskBase):
     name = "common_words"
     description = "RULER's common words: name the k most frequent words of a long word list"
-    scorer = "recall (fraction of the k words named)"
+    scorer = (
+        "recall: the fraction of the k words named as words of the parsed answer "
+        "(scoring=strict, the default), or RULER's string_match_all: the fraction of the k "
+        "words contained anywhere in the reply, inside longer words too (scoring=ruler)"
+    )
     Options: ClassVar[type] = CommonWordsOptions
     exact_decomposition = False
 
     def validate(self) -> None:
+        check_scoring(self.name, self.options.scoring)
         self.check_range("k", 1, MAX_K)
 
     @cached_property
@@ -172,15 +180,20 @@ class CommonWords(TaskBase):
         check_separation(counts, common)
         answer = top_words(words, k)
         starts = accumulate((len(word) + 1 for word in words), initial=0)
+        query, decomposition = scored_query(
+            self.options.scoring,
+            self.query(solved_example(rng, uncommon, k)),
+            Decomposition(combine="vote", finish="top", keep=k),
+        )
         return self.make_sample(
             length=length,
             seed=seed,
             index=index,
             context=fitted.text,
             actual_length=fitted.tokens,
-            query=self.query(solved_example(rng, uncommon, k)),
+            query=query,
             answer=LIST_SEPARATOR.join(answer),
-            decomposition=Decomposition(combine="vote", finish="top", keep=k),
+            decomposition=decomposition,
             metadata={
                 "k": k,
                 "common_words": answer,
@@ -193,6 +206,8 @@ class CommonWords(TaskBase):
         )
 
     def score(self, prediction: str | None, sample: Sample) -> float:
+        if self.options.scoring == "ruler":
+            return ruler_score(prediction, sample)
         return recall(prediction, sample.answer.split(LIST_SEPARATOR), ITEM_PATTERN)
 
     def gold_for_span(self, sample: Sample, start: int, end: int) -> str:

@@ -24,6 +24,7 @@ from rlm_bench.tasks.needles import (
     draw_keys,
 )
 from rlm_bench.tasks.niah import NiahSingle
+from rlm_bench.tasks.ruler_scoring import check_scoring
 from rlm_bench.tasks.task_base import Depths
 
 NEAR_MISSES = (
@@ -107,6 +108,7 @@ class SemanticOptions:
     haystack: str = "essay"
     structure: str = "coherent"
     depths: Depths = None
+    scoring: str = "strict"
 
 
 @TASKS.register("niah_semantic")
@@ -121,7 +123,8 @@ class NiahSemantic(NeedleTask):
         return VALUE_KINDS["number"]
 
     def validate(self) -> None:
-        """The value kind is fixed, so there is nothing to check."""
+        """The value kind is fixed, so only the scoring needs a check."""
+        check_scoring(self.name, self.options.scoring)
 
     def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
         (key,) = draw_keys(rng, 1)

@@ -19,6 +19,7 @@ from rlm_bench.errors import UserError
 from rlm_bench.tasks.base import LIST_SEPARATOR, NONE_ANSWER, Decomposition, Query, Sample
 from rlm_bench.tasks.fitting import fit_units, join_units
 from rlm_bench.tasks.haystacks import haystack_units
+from rlm_bench.tasks.ruler_scoring import check_scoring, ruler_score, scored_query
 from rlm_bench.tasks.scoring import all_of, exact_match
 from rlm_bench.tasks.task_base import Depths, TaskBase
 from rlm_bench.tasks.vocabulary import NEEDLE_WORDS
@@ -37,6 +38,15 @@ DEFAULT_DEPTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 """Cycled over the sample index, so any five consecutive samples cover every depth."""
 
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+FIND_SCORER = (
+    "exact match of the first value in the reply (scoring=strict, the default), or RULER's "
+    "string_match_all: the value contained anywhere in the reply (scoring=ruler)"
+)
+ALL_SCORER = (
+    "every value named in the parsed answer, all or nothing (scoring=strict, the default), or "
+    "RULER's string_match_all: the fraction of the values contained anywhere in the reply "
+    "(scoring=ruler)"
+)
 
 
 @dataclass(frozen=True)
@@ -127,15 +137,18 @@ class NeedleOptions:
     structure: str = "coherent"
     value_kind: str = "number"
     depths: Depths = None
+    scoring: str = "strict"
+    """`strict` or `ruler` (`tasks/ruler_scoring.py`)."""
 
 
 class NeedleTask(TaskBase):
     """Subclasses implement `plan`; the haystack, placement, answer and scoring are shared."""
 
     Options: ClassVar[type] = NeedleOptions
-    scorer = "exact match"
+    scorer = FIND_SCORER
 
     def validate(self) -> None:
+        check_scoring(self.name, self.options.scoring)
         if self.options.value_kind not in VALUE_KINDS:
             raise UserError(
                 f"task {self.name}: option 'value_kind' must be one of "
@@ -173,15 +186,20 @@ class NeedleTask(TaskBase):
         located.sort(key=lambda item: item[0])
         answer_values = [n.value for _, _, n in located if n.answers]
         answer = answer_values[0] if plan.combine == "find" else LIST_SEPARATOR.join(answer_values)
+        query, decomposition = scored_query(
+            self.options.scoring,
+            plan.query,
+            Decomposition(combine=plan.combine),  # type: ignore[arg-type]
+        )
         return self.make_sample(
             length=length,
             seed=seed,
             index=index,
             context=fitted.text,
             actual_length=fitted.tokens,
-            query=plan.query,
+            query=query,
             answer=answer,
-            decomposition=Decomposition(combine=plan.combine),  # type: ignore[arg-type]
+            decomposition=decomposition,
             metadata={
                 **plan.metadata,
                 "depth": depth,
@@ -197,6 +215,8 @@ class NeedleTask(TaskBase):
         )
 
     def score(self, prediction: str | None, sample: Sample) -> float:
+        if self.options.scoring == "ruler":
+            return ruler_score(prediction, sample)
         if sample.decomposition.combine == "find":
             return exact_match(prediction, sample.answer, self.kind.pattern)
         return all_of(prediction, sample.answer.split(LIST_SEPARATOR), self.kind.pattern)

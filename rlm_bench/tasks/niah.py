@@ -14,6 +14,7 @@ from typing import ClassVar
 from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import Query
 from rlm_bench.tasks.needles import (
+    ALL_SCORER,
     Needle,
     NeedleOptions,
     NeedlePlan,
@@ -98,7 +99,7 @@ class MultiValueOptions(NeedleOptions):
 class NiahMultiValue(NeedleTask):
     name = "niah_multivalue"
     description = "return every one of several values stored under one key"
-    scorer = "all of the values named"
+    scorer = ALL_SCORER
     Options: ClassVar[type] = MultiValueOptions
 
     def validate(self) -> None:
@@ -124,7 +125,7 @@ class MultiQueryOptions(NeedleOptions):
 class NiahMultiQuery(NiahSingle):
     name = "niah_multiquery"
     description = "return the values of several keys asked at once"
-    scorer = "all of the values named"
+    scorer = ALL_SCORER
     Options: ClassVar[type] = MultiQueryOptions
 
     def validate(self) -> None:

@@ -5,6 +5,10 @@ Each sample draws its own skewed category frequencies, so the asked-about count 
 from sample to sample instead of hovering around length / number of categories. Tasks that add
 up a quantity give each record an amount before its category ("... | amount: 7 | category:
 travel"), so the category stays the last field of every line in every task.
+
+With implicit labels (`labels="implicit"`) the last field is a note instead, from which the
+category is inferred ("... | note: tuned the cello before the wedding gig"; see
+`record_notes.py`); the explicit records and their random draws are unchanged.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+
+from rlm_bench.tasks.record_notes import category_of_note, closest_note, draw_note
 
 CATEGORIES = (
     "travel", "food", "sports", "music", "finance", "health", "education", "shopping",
@@ -32,6 +38,11 @@ AMOUNT_RANGE = (1, 9)
 """One digit, so an amount is one token and a sum stays a sum of small numbers."""
 FIELD_SEPARATOR = " | "
 CATEGORY_FIELD = " | category: "
+NOTE_FIELD = " | note: "
+LABEL_STYLES = ("explicit", "implicit")
+IMPLICIT_PREAMBLE = (
+    "Records have no category field: each one's category ({categories}) is what its note is about. "
+)
 
 
 @dataclass(frozen=True)
@@ -42,7 +53,18 @@ class Record:
 
 
 def label_of(line: str) -> str:
-    return line.rsplit(CATEGORY_FIELD, 1)[1]
+    _, explicit, category = line.rpartition(CATEGORY_FIELD)
+    return category if explicit else category_of_note(line.rsplit(NOTE_FIELD, 1)[1])
+
+
+def relabel(line: str, category: str) -> str:
+    """The record with another category: the field replaced, or the note replaced by one of
+    `category` of about the same length."""
+    head, explicit, _ = line.rpartition(CATEGORY_FIELD)
+    if explicit:
+        return head + explicit + category
+    head, _, note = line.rpartition(NOTE_FIELD)
+    return head + NOTE_FIELD + closest_note(category, len(note))
 
 
 def parse_record(line: str) -> Record:
@@ -50,7 +72,15 @@ def parse_record(line: str) -> Record:
     describes what the fitted context holds rather than what the generator meant to write."""
     fields = dict(part.split(": ", 1) for part in line.split(FIELD_SEPARATOR)[1:])
     amount = fields.get("amount")
-    return Record(fields["user"], fields["category"], int(amount) if amount else None)
+    category = fields.get("category") or category_of_note(fields["note"])
+    return Record(fields["user"], category, int(amount) if amount else None)
+
+
+def ask(question: str, labels: str) -> str:
+    """The question as a reader of records of this label style needs it."""
+    if labels == "explicit":
+        return question
+    return IMPLICIT_PREAMBLE.format(categories=", ".join(CATEGORIES)) + question
 
 
 def draw_weights(rng: random.Random) -> list[float]:
@@ -62,7 +92,8 @@ class RecordMaker:
     """Records with ids unique within a sample, so no two lines are the same.
 
     `weights` (one per category in `CATEGORIES`, drawn when not given) skew the categories of
-    `units`; `amounts` adds an amount field to every record."""
+    `units`; `amounts` adds an amount field to every record; `labels` is "explicit" (a category
+    field) or "implicit" (a note to infer it from)."""
 
     def __init__(
         self,
@@ -70,10 +101,12 @@ class RecordMaker:
         *,
         weights: Sequence[float] | None = None,
         amounts: bool = False,
+        labels: str = "explicit",
     ) -> None:
         self._rng = rng
         self._weights = list(weights) if weights is not None else draw_weights(rng)
         self._amounts = amounts
+        self._labels = labels
         self._used_ids: set[int] = set()
 
     def category(self) -> str:
@@ -88,7 +121,11 @@ class RecordMaker:
         day = date.fromordinal(FIRST_DAY + rng.randrange(DAYS)).isoformat()
         user = user or rng.choice(USERS)
         amount = f"{FIELD_SEPARATOR}amount: {rng.randint(*AMOUNT_RANGE)}" if self._amounts else ""
-        return f"id {record_id} | user: {user} | date: {day}{amount}{CATEGORY_FIELD}{category}"
+        if self._labels == "explicit":
+            label = CATEGORY_FIELD + category
+        else:
+            label = NOTE_FIELD + draw_note(rng, category)
+        return f"id {record_id} | user: {user} | date: {day}{amount}{label}"
 
     def units(self) -> Iterator[str]:
         """Endless record lines, each with its leading newline (see `fitting.join_units`)."""

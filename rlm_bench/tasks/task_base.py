@@ -55,6 +55,10 @@ class TaskBase:
     description: ClassVar[str]
     scorer: ClassVar[str]
     Options: ClassVar[type] = NoOptions
+    from_data: ClassVar[bool] = False
+    """True for a task that replays a benchmark's rows rather than generating samples: it needs
+    its data to be built and its lengths are the data's, so the property tests of generated
+    tasks (any length, any seed, default options) leave it out (`tasks.generated_tasks`)."""
     exact_decomposition: ClassVar[bool] = True
     """Whether combining the gold answers of any partition of the context (by the sample's
     `Decomposition`) gives the gold answer of the whole. Multi-hop chains cut apart by a

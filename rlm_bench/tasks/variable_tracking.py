@@ -23,6 +23,7 @@ from rlm_bench.tasks.base import LIST_SEPARATOR, Decomposition, Example, Query, 
 from rlm_bench.tasks.combining import join_items
 from rlm_bench.tasks.fitting import fit_units, join_units
 from rlm_bench.tasks.haystacks import NOISE_SENTENCES, haystack_units
+from rlm_bench.tasks.ruler_scoring import check_scoring, ruler_score, scored_query
 from rlm_bench.tasks.scoring import all_of
 from rlm_bench.tasks.task_base import TaskBase
 
@@ -161,17 +162,24 @@ class VariableTrackingOptions:
     structure: str = "coherent"
     hops: int = 4
     chains: int = 2
+    scoring: str = "strict"
+    """`strict` or `ruler` (`tasks/ruler_scoring.py`)."""
 
 
 @TASKS.register("variable_tracking")
 class VariableTracking(TaskBase):
     name = "variable_tracking"
     description = "RULER's variable tracking: name every variable a chain of assignments binds"
-    scorer = "all of (every variable of the chain named)"
+    scorer = (
+        "every variable of the chain named in the parsed answer, all or nothing (scoring=strict, "
+        "the default), or RULER's string_match_all: the fraction of the variables contained "
+        "anywhere in the reply (scoring=ruler)"
+    )
     Options: ClassVar[type] = VariableTrackingOptions
     exact_decomposition = False
 
     def validate(self) -> None:
+        check_scoring(self.name, self.options.scoring)
         self.check_range("hops", 1, MAX_HOPS)
         self.check_range("chains", 1, MAX_CHAINS)
 
@@ -224,15 +232,18 @@ class VariableTracking(TaskBase):
             assemble=lambda units: join_units(place(units, placed)),
         )
         located = [_locate(fitted.text, chain) for chain in chains]
+        query, decomposition = scored_query(
+            options.scoring, self.query(values[0], examples), Decomposition(combine="union")
+        )
         return self.make_sample(
             length=length,
             seed=seed,
             index=index,
             context=fitted.text,
             actual_length=fitted.tokens,
-            query=self.query(values[0], examples),
+            query=query,
             answer=LIST_SEPARATOR.join(chains[0].names),
-            decomposition=Decomposition(combine="union"),
+            decomposition=decomposition,
             metadata={
                 "value": values[0],
                 "variables": list(chains[0].names),
@@ -248,6 +259,8 @@ class VariableTracking(TaskBase):
         )
 
     def score(self, prediction: str | None, sample: Sample) -> float:
+        if self.options.scoring == "ruler":
+            return ruler_score(prediction, sample)
         return all_of(prediction, sample.answer.split(LIST_SEPARATOR), ITEM_PATTERN)
 
     def gold_for_span(self, sample: Sample, start: int, end: int) -> str:
