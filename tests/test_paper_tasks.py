@@ -535,3 +535,13 @@ def test_oolong_pairs_reads_the_hub_split_that_holds_trec_coarse(tokenizer, monk
     with pytest.raises(UserError, match="stop here"):
         get_task("oolong_pairs", tokenizer)
     assert asked == [("oolongbench/oolong-synth", None, "validation")]
+
+
+def test_s_niah_scores_by_rulers_metric_when_asked(tokenizer):
+    strict = get_task("s_niah", tokenizer).sample(1024, seed=0, index=1)
+    ruler_task = get_task("s_niah", tokenizer, scoring="ruler")
+    ruler = ruler_task.sample(1024, seed=0, index=1)
+    assert ruler.context == strict.context and ruler.answer == strict.answer
+    reply = f"maybe 1234567, or rather {ruler.answer}"
+    assert ruler_task.score(reply, ruler) == 1.0
+    assert get_task("s_niah", tokenizer).score(reply, strict) == 0.0

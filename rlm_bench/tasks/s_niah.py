@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import Sample
+from rlm_bench.tasks.needles import FIND_SCORER
 from rlm_bench.tasks.niah import NiahSingle
 from rlm_bench.tasks.task_base import Depths, TaskBase
 from rlm_bench.tokens import Tokenizer
@@ -35,6 +36,8 @@ VARIANTS = (("noise", "number"), ("essay", "number"), ("essay", "uuid"))
 class SNiahOptions:
     structure: str = "coherent"
     depths: Depths = None
+    scoring: str = "strict"
+    """`strict` or `ruler`, as for `niah_single` (`tasks/ruler_scoring.py`)."""
 
 
 @TASKS.register("s_niah")
@@ -45,7 +48,7 @@ class SNiah(TaskBase):
         "variants (noise+number, essay+number, essay+uuid) over the index; departs in drawing its "
         "own needles (the paper's 50 are unpublished), local filler essays, colour-animal keys"
     )
-    scorer = "exact match"
+    scorer = FIND_SCORER
     Options: ClassVar[type] = SNiahOptions
 
     def __init__(self, tokenizer: Tokenizer, label: str | None = None, **options: Any) -> None:
@@ -58,6 +61,7 @@ class SNiah(TaskBase):
                 value_kind=kind,
                 structure=self.options.structure,
                 depths=self.options.depths,
+                scoring=self.options.scoring,
             )
             for haystack, kind in VARIANTS
         ]
