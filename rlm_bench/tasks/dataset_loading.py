@@ -84,11 +84,17 @@ def _load(
 
 def _call(label: str, function: str, *args: Any, where: str = "", **kwargs: Any) -> Any:
     import datasets
+    from huggingface_hub.utils import logging as hub_logging
 
+    # the hub client logs each retried request as a warning; the failure is said once, below
+    verbosity = hub_logging.get_verbosity()
+    hub_logging.set_verbosity_error()
     try:
         return getattr(datasets, function)(*args, **kwargs)
     except Exception as error:  # any failure of an external loader is the user's to fix
         raise UserError(f"{label}: cannot load{where} the dataset: {first_line(error)}") from None
+    finally:
+        hub_logging.set_verbosity(verbosity)
 
 
 def _pick_split(loaded: Any, split: str | None, label: str, default_split: str) -> Any:
