@@ -17,7 +17,7 @@ from rlm_bench.suites import load_suite
 
 REPO = Path(__file__).resolve().parent.parent
 SYNTH = REPO / "tests" / "fixtures" / "oolong" / "synth.jsonl"
-SHORT_LOOP = {"max_iterations": 2, "max_tokens": 160}
+SHORT_LOOP = {"max_iterations": 2, "max_tokens": 96}
 """A 0.5B model's trajectory, bounded so the copy runs in minutes."""
 
 
