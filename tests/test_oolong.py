@@ -18,8 +18,7 @@ from rlm_bench.errors import UserError
 from rlm_bench.evaluation.node_scoring import annotate
 from rlm_bench.solvers import make_solver
 from rlm_bench.solvers.prompts import parse_answer
-from rlm_bench.tasks import TASKS, get_task
-from rlm_bench.tasks import oolong as oolong_module
+from rlm_bench.tasks import TASKS, get_task, oolong_rows
 from rlm_bench.tasks.oolong_rows import nearest_bucket, power_of_two_bucket
 from rlm_bench.tasks.oolong_scoring import (
     dnd_parse,
@@ -286,7 +285,7 @@ def test_the_hub_defaults_are_what_the_reference_loads(tokenizer, synth_table, m
         asked.append((source, kwargs["config"], kwargs["split"], kwargs["default_split"]))
         return synth_table if "synth" in source else datasets.Dataset.from_list(rows_of(DND))
 
-    monkeypatch.setattr(oolong_module, "open_table", fake_open)
+    monkeypatch.setattr(oolong_rows, "open_table", fake_open)
     get_task("oolong_synth", tokenizer)
     get_task("oolong_real", tokenizer)
     assert asked == [

@@ -523,7 +523,7 @@ def test_relabelling_keeps_the_line_and_about_its_length():
 
 
 def test_oolong_pairs_reads_the_hub_split_that_holds_trec_coarse(tokenizer, monkeypatch):
-    from rlm_bench.tasks import oolong_pairs
+    from rlm_bench.tasks import oolong_rows
 
     asked = []
 
@@ -531,7 +531,7 @@ def test_oolong_pairs_reads_the_hub_split_that_holds_trec_coarse(tokenizer, monk
         asked.append((source, kwargs["split"], kwargs["default_split"]))
         raise UserError("stop here: no hub in tests")
 
-    monkeypatch.setattr(oolong_pairs, "open_table", refuse)
+    monkeypatch.setattr(oolong_rows, "open_table", refuse)
     with pytest.raises(UserError, match="stop here"):
         get_task("oolong_pairs", tokenizer)
     assert asked == [("oolongbench/oolong-synth", None, "validation")]

@@ -40,8 +40,7 @@ from typing import Any, ClassVar
 from rlm_bench.errors import UserError
 from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import Decomposition, Query, Sample
-from rlm_bench.tasks.dataset_loading import open_table
-from rlm_bench.tasks.oolong_rows import RowBuckets, power_of_two_bucket
+from rlm_bench.tasks.oolong_rows import RowBuckets, open_rows, power_of_two_bucket
 from rlm_bench.tasks.oolong_scoring import dnd_score, synth_gold, synth_score
 from rlm_bench.tasks.task_base import TaskBase
 
@@ -118,15 +117,12 @@ class OolongTask(TaskBase):
         return COMMON_COLUMNS
 
     def validate(self) -> None:
-        if self.options.bucket < 0:
-            raise UserError(f"task {self.name}: option 'bucket' must be 0 or more")
-        self.table = open_table(
-            self.options.data,
-            label=f"task {self.name}",
-            split=self.options.split or None,
-            config=self.table_config(),
+        self.table = open_rows(
+            self.name,
+            self.options,
             columns=self.columns(),
             default_split="test",
+            config=self.table_config(),
         )
         self.ids = list(self.table["id"])
 

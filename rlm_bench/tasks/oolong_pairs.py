@@ -43,7 +43,6 @@ from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.aggregation import ANSWER_SLACK, list_of, records_within
 from rlm_bench.tasks.base import LIST_SEPARATOR, NONE_ANSWER, Decomposition, Query, Sample
 from rlm_bench.tasks.combining import PAIR_JOINER, join_items
-from rlm_bench.tasks.dataset_loading import open_table
 from rlm_bench.tasks.oolong_lines import labelled_lines
 from rlm_bench.tasks.oolong_pairs_queries import (
     QUERIES,
@@ -52,7 +51,7 @@ from rlm_bench.tasks.oolong_pairs_queries import (
     gold_pairs,
     qualifying_users,
 )
-from rlm_bench.tasks.oolong_rows import RowBuckets
+from rlm_bench.tasks.oolong_rows import RowBuckets, open_rows
 from rlm_bench.tasks.scoring import f1
 from rlm_bench.tasks.task_base import TaskBase
 
@@ -122,15 +121,7 @@ class OolongPairs(TaskBase):
     from_data = True
 
     def validate(self) -> None:
-        if self.options.bucket < 0:
-            raise UserError(f"task {self.name}: option 'bucket' must be 0 or more")
-        self.table = open_table(
-            self.options.data,
-            label=f"task {self.name}",
-            split=self.options.split or None,
-            columns=COLUMNS,
-            default_split="validation",
-        )
+        self.table = open_rows(self.name, self.options, columns=COLUMNS, default_split="validation")
         self.window_tokens: dict[Any, tuple[int, int]] = {}
         """Per window: its tokens, and the answer tokens its questions are allowed."""
         bucket, windows = self.options.bucket, self.windows  # no trec_coarse rows fails here

@@ -24,6 +24,31 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rlm_bench.errors import UserError
+from rlm_bench.tasks.dataset_loading import open_table
+
+
+def open_rows(
+    task: str,
+    options: Any,
+    *,
+    columns: Sequence[str],
+    default_split: str,
+    config: str | None = None,
+) -> Any:
+    """The table an OOLONG task draws its rows from: its `data` at its `split`, with the columns
+    it reads, after its `bucket` option is checked."""
+    if options.bucket < 0:
+        raise UserError(f"task {task}: option 'bucket' must be 0 or more")
+    return open_table(
+        options.data,
+        label=f"task {task}",
+        split=options.split or None,
+        config=config,
+        columns=columns,
+        default_split=default_split,
+    )
+
 
 def nearest_bucket(buckets: Iterable[int], length: int) -> int:
     """The bucket closest to `length` by ratio, the smaller one on a tie."""
