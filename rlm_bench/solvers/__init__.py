@@ -6,7 +6,14 @@ from typing import Any
 
 from rlm_bench.errors import UserError
 from rlm_bench.registry import Registry
-from rlm_bench.solvers.base import Result, Solver, Trace, TraceNode, UsesSubModel
+from rlm_bench.solvers.base import (
+    ClosesAfterRun,
+    Result,
+    Solver,
+    Trace,
+    TraceNode,
+    UsesSubModel,
+)
 
 SOLVERS: Registry[type] = Registry("solver", "rlm_bench.solvers")
 
@@ -28,4 +35,13 @@ from rlm_bench.solvers import (  # noqa: E402,F401  (registers the built-ins)
     summary,
 )
 
-__all__ = ["SOLVERS", "Result", "Solver", "Trace", "TraceNode", "UsesSubModel", "make_solver"]
+__all__ = [
+    "SOLVERS",
+    "ClosesAfterRun",
+    "Result",
+    "Solver",
+    "Trace",
+    "TraceNode",
+    "UsesSubModel",
+    "make_solver",
+]

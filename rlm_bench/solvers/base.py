@@ -136,3 +136,11 @@ class UsesSubModel(Protocol):
     """A solver that hands sub-calls to a second model (`--sub-model`) when the run has one."""
 
     def use_sub_model(self, model: Model) -> None: ...
+
+
+@runtime_checkable
+class ClosesAfterRun(Protocol):
+    """A solver that holds something for the whole run (a server it started for a library that
+    cannot be handed our `Model`): the executor calls `close` once its cells are done."""
+
+    def close(self) -> None: ...

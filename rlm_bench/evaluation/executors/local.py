@@ -7,7 +7,12 @@ import asyncio
 
 from rlm_bench.evaluation.cells import Cell
 from rlm_bench.evaluation.executors.base import Job, Write
-from rlm_bench.evaluation.executors.solving import SampleBank, make_solvers, solve_cell
+from rlm_bench.evaluation.executors.solving import (
+    SampleBank,
+    close_solvers,
+    make_solvers,
+    solve_cell,
+)
 
 
 class LocalExecutor:
@@ -25,4 +30,7 @@ class LocalExecutor:
                 task = job.tasks[cell.task]
                 write(*await solve_cell(cell, sample, task, solvers[cell.solver], job.model))
 
-        await asyncio.gather(*(one(c) for c in job.cells))
+        try:
+            await asyncio.gather(*(one(c) for c in job.cells))
+        finally:
+            close_solvers(solvers)

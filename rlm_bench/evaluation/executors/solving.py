@@ -14,7 +14,7 @@ from rlm_bench.evaluation.cells import Cell
 from rlm_bench.evaluation.failures import classify_failure
 from rlm_bench.evaluation.node_scoring import annotate
 from rlm_bench.models.base import Model
-from rlm_bench.solvers import Result, Solver, UsesSubModel, make_solver
+from rlm_bench.solvers import ClosesAfterRun, Result, Solver, UsesSubModel, make_solver
 from rlm_bench.suites import Suite
 from rlm_bench.tasks import TASKS, Sample, Task
 from rlm_bench.tokens import Tokenizer
@@ -45,6 +45,12 @@ def make_solvers(suite: Suite, sub_model: Model | None) -> dict[str, Solver]:
             if isinstance(solver, UsesSubModel):
                 solver.use_sub_model(sub_model)
     return solvers
+
+
+def close_solvers(solvers: dict[str, Solver]) -> None:
+    for solver in solvers.values():
+        if isinstance(solver, ClosesAfterRun):
+            solver.close()
 
 
 class SampleBank:
