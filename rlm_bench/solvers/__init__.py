@@ -32,6 +32,7 @@ from rlm_bench.solvers import (  # noqa: E402,F401  (registers the built-ins)
     recursive,
     repl,
     retrieval,
+    rlms_adapter,
     summary,
 )
 
