@@ -144,3 +144,12 @@ def test_on_the_embedded_model_it_serves_the_model_and_stops_the_server(tokenize
     assert json.dumps(result.notes)  # the notes go to traces.jsonl as they are
     with pytest.raises(OSError):
         urllib.request.urlopen(endpoint.base_url.removesuffix("/v1") + "/health", timeout=2)
+
+
+def test_the_solver_list_says_where_its_code_runs(capsys):
+    from rlm_bench.cli import main
+
+    assert main(["list", "solvers"]) == 0
+    lines = dict(line.partition(" ")[::2] for line in capsys.readouterr().out.splitlines())
+    assert "not our sandbox" in lines["rlms"] and "bypass the response cache" in lines["rlms"]
+    assert "sandboxed REPL" in lines["repl"]

@@ -29,6 +29,16 @@ def describe_tasks() -> list[str]:
     return lines
 
 
+def describe_solvers() -> list[str]:
+    """Each solver with what it is; one from a plugin may have no description."""
+    from rlm_bench.solvers import SOLVERS
+
+    return [
+        f"{name:18} {getattr(SOLVERS.get(name), 'description', '')}".rstrip()
+        for name in SOLVERS.names()
+    ]
+
+
 def run(args: argparse.Namespace) -> int:
     from rlm_bench.models import BACKENDS
     from rlm_bench.solvers import SOLVERS
@@ -37,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.kind == "tasks":
         print("\n".join(describe_tasks()))
+        return 0
+    if args.kind == "solvers":
+        print("\n".join(describe_solvers()))
         return 0
     kinds = {
         "suites": builtin_suites,

@@ -70,6 +70,10 @@ class CodeAct(Repl):
     run's `--sub-model` goes unused."""
 
     name = "codeact"
+    description = (
+        "the paper's CodeAct + BM25 baseline: the REPL loop with the text in the prompt and "
+        "search(query, k) as its tool, no sub-calls"
+    )
     subcalls = False
 
     def __init__(self, k: int = 3, chunk_tokens: int = 128, **loop: Any) -> None:

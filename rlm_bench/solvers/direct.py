@@ -79,6 +79,10 @@ class Direct:
     prompt), `chat` or `completion` (`solvers/forms.py`)."""
 
     name = "direct"
+    description = (
+        "the long-context baseline: the whole context in one prompt, the middle cut if it would "
+        "not fit"
+    )
 
     def __init__(self, form: str = "auto") -> None:
         self.form = check_form(self.name, form)

@@ -32,6 +32,10 @@ its share of tokens; aim at 90% of the room."""
 @SOLVERS.register("recursive")
 class Recursive:
     name = "recursive"
+    description = (
+        "runtime recursion: the context split `depth` levels deep, each leaf asked, answers "
+        "combined by the task's rule"
+    )
 
     def __init__(
         self,

@@ -74,6 +74,10 @@ class Outcome:
 @SOLVERS.register("repl")
 class Repl:
     name = "repl"
+    description = (
+        "the paper's REPL RLM: the context a variable in our sandboxed REPL, the model's code "
+        "calling llm_query on pieces"
+    )
     subcalls = True
 
     def __init__(
@@ -151,6 +155,7 @@ class ReplNoSubcalls(Repl):
     """The ablation: the same REPL, with no `llm_query`; code alone has to find the answer."""
 
     name = "repl_no_subcalls"
+    description = "the REPL RLM without llm_query: code alone has to find the answer"
     subcalls = False
 
 

@@ -45,6 +45,7 @@ class Retrieval:
     `auto`, `chat` or `completion` (`solvers/forms.py`)."""
 
     name = "retrieval"
+    description = "BM25 top-k parts of the context in one prompt"
 
     def __init__(self, k: int = 4, chunk_tokens: int = 512, form: str = "auto") -> None:
         if k < 1 or chunk_tokens < MIN_CHUNK_TOKENS:

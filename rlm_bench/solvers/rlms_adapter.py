@@ -66,6 +66,10 @@ class RlmsSolver:
     local process, not our sandbox, and its calls bypass the response cache."""
 
     name = "rlms"
+    description = (
+        "the official rlms library's RLM (extra rlms) on the run's model; its REPL runs model "
+        "code in a local child process, not our sandbox; its calls bypass the response cache"
+    )
     form = "chat"
 
     def __init__(

@@ -74,6 +74,10 @@ class Summary:
     (default: as much as fits the window); `form`: `auto`, `chat` or `completion`."""
 
     name = "summary"
+    description = (
+        "the paper's summary agent: a running summary rewritten part by part, then an answer from"
+        " it"
+    )
 
     def __init__(
         self, summary_tokens: int = 256, chunk_tokens: int | None = None, form: str = "auto"
