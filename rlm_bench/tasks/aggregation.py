@@ -1,5 +1,6 @@
 """Aggregation tasks over a long log of records (OOLONG style): count the records of a category
-(`aggregation_count`), add up their amounts (`aggregation_sum`), and what the other aggregations
+(`aggregation_count`), add up their amounts (`aggregation_sum`), one `CategoryTotal` in which a
+record is worth one or its amount, and what the other aggregations
 (`aggregation_most_frequent`, `aggregation_pairs`, in their own modules) share.
 
 Unlike a needle search, every line matters, so the answer cannot be found by skimming and the
@@ -23,7 +24,6 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, ClassVar
 
-from rlm_bench.errors import UserError
 from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import (
     Decomposition,
@@ -35,13 +35,13 @@ from rlm_bench.tasks.fitting import fit_units
 from rlm_bench.tasks.records import (
     CATEGORIES,
     LABEL_STYLES,
+    Record,
     RecordMaker,
     ask,
-    label_of,
     parse_record,
 )
 from rlm_bench.tasks.scoring import partial_credit
-from rlm_bench.tasks.task_base import TaskBase
+from rlm_bench.tasks.task_base import Generated, TaskBase, option
 
 EXAMPLE_RECORDS = (3, 6)
 EXAMPLE_HIT_RATE = 0.4
@@ -116,7 +116,7 @@ def _one_category_examples(
 
 @dataclass(frozen=True)
 class LogOptions:
-    labels: str = "explicit"
+    labels: str = option("explicit", one_of=LABEL_STYLES)
 
 
 class LogTask(TaskBase):
@@ -124,63 +124,92 @@ class LogTask(TaskBase):
 
     Options: ClassVar[type] = LogOptions
 
-    def validate(self) -> None:
-        if self.options.labels not in LABEL_STYLES:
-            raise UserError(
-                f"task {self.name}: option 'labels' must be one of {', '.join(LABEL_STYLES)}, "
-                f"got {self.options.labels!r}"
-            )
-
     def records(self, rng: random.Random, **kwargs: Any) -> RecordMaker:
         return RecordMaker(rng, labels=self.options.labels, **kwargs)
 
     def ask(self, question: str) -> str:
         return ask(question, self.options.labels)
 
+    def list_query(
+        self,
+        question: str,
+        answer_prefix: str,
+        item: str,
+        examples: tuple[Example, ...],
+        longest: str,
+    ) -> Query:
+        """A question answered by a list of `item`s, with room for the `longest` such list."""
+        return Query(
+            question=self.ask(question),
+            answer_prefix=answer_prefix,
+            answer_pattern=list_of(item),
+            item_pattern=item,
+            examples=examples,
+            max_tokens=self.tokenizer.count(" " + longest) + ANSWER_SLACK,
+        )
+
     def _fit_lines(self, records: RecordMaker, length: int) -> tuple[list[str], int]:
         fitted = fit_units(records.units(), length, self.tokenizer)
         return fitted.text.split("\n"), fitted.tokens
 
-    def _max_tokens(self, longest_answer: str) -> int:
-        return self.tokenizer.count(" " + longest_answer) + ANSWER_SLACK
 
+class CategoryTotal(LogTask):
+    """A total over the records of one category of the log, each record `worth` something (one
+    for a count, its amount for a sum); parts' totals add up to the whole's."""
 
-@TASKS.register("aggregation_count")
-class AggregationCount(LogTask):
-    name = "aggregation_count"
-    description = "count the records of one category in a log"
     scorer = "partial credit 0.75^|error|"
+    amounts: ClassVar[bool] = False
+    """Whether records carry an amount."""
+    question: ClassVar[str]
+    answer_prefix: ClassVar[str]
+    """Both formatted with the asked `category`."""
 
-    def sample(self, length: int, seed: int, index: int) -> Sample:
-        rng = self.rng(length, seed, index)
-        records = self.records(rng)
+    def worth(self, record: Record) -> int:
+        raise NotImplementedError
+
+    def generate(self, rng: random.Random, length: int, index: int) -> Generated:
+        records = self.records(rng, amounts=self.amounts)
         lines, tokens = self._fit_lines(records, length)
-        labels = [label_of(line) for line in lines]
-        category = rng.choice([c for c in CATEGORIES if c in labels])
+        parsed = [parse_record(line) for line in lines]
+        present = {record.category for record in parsed}
+        category = rng.choice([c for c in CATEGORIES if c in present])
 
-        def count(lines: list[str]) -> str:
-            return str(sum(label_of(line) == category for line in lines))
+        def total(lines: list[str]) -> str:
+            found = (parse_record(line) for line in lines)
+            return str(sum(self.worth(r) for r in found if r.category == category))
 
         query = Query(
-            question=self.ask(f"How many records have the category {category}?"),
-            answer_prefix=f"The number of records with the category {category} is",
+            question=self.ask(self.question.format(category=category)),
+            answer_prefix=self.answer_prefix.format(category=category),
             answer_pattern=COUNT_PATTERN,
-            examples=_one_category_examples(rng, records, category, count),
+            examples=_one_category_examples(rng, records, category, total),
         )
-        return self.make_sample(
-            length=length,
-            seed=seed,
-            index=index,
+        return Generated(
             context="\n".join(lines),
             actual_length=tokens,
             query=query,
-            answer=count(lines),
+            answer=total(lines),
             decomposition=Decomposition("sum"),
-            metadata={"category": category, "spans": line_spans(lines), "labels": labels},
+            metadata=self.metadata(category, lines, parsed),
         )
+
+    def metadata(self, category: str, lines: list[str], parsed: list[Record]) -> dict[str, Any]:
+        labels = [record.category for record in parsed]
+        return {"category": category, "spans": line_spans(lines), "labels": labels}
 
     def score(self, prediction: str | None, sample: Sample) -> float:
         return partial_credit(prediction, int(sample.answer), sample.query.answer_pattern)
+
+
+@TASKS.register("aggregation_count")
+class AggregationCount(CategoryTotal):
+    name = "aggregation_count"
+    description = "count the records of one category in a log"
+    question = "How many records have the category {category}?"
+    answer_prefix = "The number of records with the category {category} is"
+
+    def worth(self, record: Record) -> int:
+        return 1
 
     def gold_for_span(self, sample: Sample, start: int, end: int) -> str:
         records = records_within(sample, start, end)
@@ -189,51 +218,19 @@ class AggregationCount(LogTask):
 
 
 @TASKS.register("aggregation_sum")
-class AggregationSum(LogTask):
+class AggregationSum(CategoryTotal):
     name = "aggregation_sum"
     description = "add up the amounts of the records of one category in a log"
-    scorer = "partial credit 0.75^|error|"
+    amounts = True
+    question = "What is the total amount of the records with the category {category}?"
+    answer_prefix = "The total amount of the records with the category {category} is"
 
-    def sample(self, length: int, seed: int, index: int) -> Sample:
-        rng = self.rng(length, seed, index)
-        records = self.records(rng, amounts=True)
-        lines, tokens = self._fit_lines(records, length)
-        parsed = [parse_record(line) for line in lines]
-        present = {record.category for record in parsed}
-        category = rng.choice([c for c in CATEGORIES if c in present])
+    def worth(self, record: Record) -> int:
+        return record.amount or 0
+
+    def metadata(self, category: str, lines: list[str], parsed: list[Record]) -> dict[str, Any]:
         hits = [[i, r.amount] for i, r in enumerate(parsed) if r.category == category]
-
-        def total(lines: list[str]) -> str:
-            found = (parse_record(line) for line in lines)
-            return str(sum(r.amount or 0 for r in found if r.category == category))
-
-        query = Query(
-            question=self.ask(
-                f"What is the total amount of the records with the category {category}?"
-            ),
-            answer_prefix=f"The total amount of the records with the category {category} is",
-            answer_pattern=COUNT_PATTERN,
-            examples=_one_category_examples(rng, records, category, total),
-        )
-        return self.make_sample(
-            length=length,
-            seed=seed,
-            index=index,
-            context="\n".join(lines),
-            actual_length=tokens,
-            query=query,
-            answer=str(sum(amount for _, amount in hits)),
-            decomposition=Decomposition("sum"),
-            metadata={
-                "category": category,
-                "spans": line_spans(lines),
-                "labels": [r.category for r in parsed],
-                "hits": hits,
-            },
-        )
-
-    def score(self, prediction: str | None, sample: Sample) -> float:
-        return partial_credit(prediction, int(sample.answer), sample.query.answer_pattern)
+        return {**super().metadata(category, lines, parsed), "hits": hits}
 
     def gold_for_span(self, sample: Sample, start: int, end: int) -> str:
         return str(sum(hits_within(sample, records_within(sample, start, end))))

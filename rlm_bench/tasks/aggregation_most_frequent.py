@@ -16,7 +16,6 @@ from rlm_bench.tasks.aggregation import (
     EXAMPLE_RECORDS,
     LogTask,
     line_spans,
-    list_of,
     records_within,
 )
 from rlm_bench.tasks.base import (
@@ -35,6 +34,7 @@ from rlm_bench.tasks.records import (
     relabel,
 )
 from rlm_bench.tasks.scoring import exact_match
+from rlm_bench.tasks.task_base import Generated
 
 LEAD = (1.2, 2.0)
 """How much more likely the favored category is than the most likely other one: enough that
@@ -95,8 +95,7 @@ class AggregationMostFrequent(LogTask):
     description = "name the most frequent category in a log"
     scorer = "exact match"
 
-    def sample(self, length: int, seed: int, index: int) -> Sample:
-        rng = self.rng(length, seed, index)
+    def generate(self, rng: random.Random, length: int, index: int) -> Generated:
         favorite = rng.choice(CATEGORIES)
         weights = draw_weights(rng)
         weights[CATEGORIES.index(favorite)] = max(weights) * rng.uniform(*LEAD)
@@ -105,13 +104,12 @@ class AggregationMostFrequent(LogTask):
         tally = Counter(labels)
         digits = len(str(len(lines)))
         longest_tally = format_tally(Counter({c: 10**digits - 1 for c in CATEGORIES}))
-        part = Query(
-            question=self.ask("How many records are there of each category?"),
-            answer_prefix="The numbers of records by category are",
-            answer_pattern=list_of(CATEGORY_TALLY),
-            item_pattern=CATEGORY_TALLY,
-            examples=_tally_examples(rng, records),
-            max_tokens=self._max_tokens(longest_tally),
+        part = self.list_query(
+            "How many records are there of each category?",
+            "The numbers of records by category are",
+            CATEGORY_TALLY,
+            _tally_examples(rng, records),
+            longest_tally,
         )
         query = Query(
             question=self.ask("Which category is the most frequent?"),
@@ -119,10 +117,7 @@ class AggregationMostFrequent(LogTask):
             answer_pattern=CATEGORY,
             examples=_most_frequent_examples(rng, records),
         )
-        return self.make_sample(
-            length=length,
-            seed=seed,
-            index=index,
+        return Generated(
             context="\n".join(lines),
             actual_length=tokens,
             query=query,

@@ -18,7 +18,6 @@ from rlm_bench.tasks.aggregation import (
     alternation,
     hits_within,
     line_spans,
-    list_of,
     records_within,
 )
 from rlm_bench.tasks.base import (
@@ -40,6 +39,7 @@ from rlm_bench.tasks.records import (
     parse_record,
 )
 from rlm_bench.tasks.scoring import f1
+from rlm_bench.tasks.task_base import Generated
 
 PAIR_USERS = (3, 5)
 """Users who get the rare category: 3 to 10 pairs, a list a small model can still write."""
@@ -109,8 +109,7 @@ class AggregationPairs(LogTask):
         longest = [u for _, u in sorted(zip(counts, USERS, strict=True))[-PAIR_USERS[1] :]]
         return join_items(longest), pairs_of(longest)
 
-    def sample(self, length: int, seed: int, index: int) -> Sample:
-        rng = self.rng(length, seed, index)
+    def generate(self, rng: random.Random, length: int, index: int) -> Generated:
         category = rng.choice(CATEGORIES)
         chosen = rng.sample(USERS, rng.randint(*PAIR_USERS))
         weights = draw_weights(rng)
@@ -139,10 +138,7 @@ class AggregationPairs(LogTask):
         if sorted(users) != sorted(chosen):
             raise RuntimeError(f"planted users {chosen} but the log has {users}")
         query, part = self._queries(rng, records, category)
-        return self.make_sample(
-            length=length,
-            seed=seed,
-            index=index,
+        return Generated(
             context=fitted.text,
             actual_length=fitted.tokens,
             query=query,
@@ -163,30 +159,24 @@ class AggregationPairs(LogTask):
         longest_users, longest_pairs = self._longest_lists
         whole_logs = _pairs_examples(rng, records, category, rng.sample([2, 3], 2))
         part_logs = _pairs_examples(rng, records, category, rng.sample([0, 2], 2))
-        query = Query(
-            question=self.ask(
-                f"List every pair of users who both have at least one record with the "
-                f"category {category}."
-            ),
-            answer_prefix=f"The pairs of users with the category {category} are",
-            answer_pattern=list_of(PAIR),
-            item_pattern=PAIR,
-            examples=tuple(
+        query = self.list_query(
+            f"List every pair of users who both have at least one record with the "
+            f"category {category}.",
+            f"The pairs of users with the category {category} are",
+            PAIR,
+            tuple(
                 Example("\n".join(log), pairs_of(users_with(log, category))) for log in whole_logs
             ),
-            max_tokens=self._max_tokens(longest_pairs),
+            longest_pairs,
         )
-        part = Query(
-            question=self.ask(
-                f"Which users have at least one record with the category {category}?"
-            ),
-            answer_prefix=f"The users with at least one record with the category {category} are",
-            answer_pattern=list_of(USER),
-            item_pattern=USER,
-            examples=tuple(
+        part = self.list_query(
+            f"Which users have at least one record with the category {category}?",
+            f"The users with at least one record with the category {category} are",
+            USER,
+            tuple(
                 Example("\n".join(log), join_items(users_with(log, category))) for log in part_logs
             ),
-            max_tokens=self._max_tokens(longest_users),
+            longest_users,
         )
         return query, part
 

@@ -25,9 +25,9 @@ from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import LIST_SEPARATOR, Decomposition, Example, Query, Sample
 from rlm_bench.tasks.combining import join_items
 from rlm_bench.tasks.fitting import fit_units
-from rlm_bench.tasks.ruler_scoring import check_scoring, ruler_score, scored_query
+from rlm_bench.tasks.ruler_scoring import RulerScoredTask, scorer_text, scoring_option
 from rlm_bench.tasks.scoring import recall
-from rlm_bench.tasks.task_base import TaskBase
+from rlm_bench.tasks.task_base import Generated, option
 from rlm_bench.tasks.vocabulary import VOCABULARY
 
 ITEM_PATTERN = r"\b[a-z]+\b"
@@ -109,26 +109,20 @@ def check_separation(counts: Counter[str], common: Sequence[str]) -> None:
 
 @dataclass(frozen=True)
 class CommonWordsOptions:
-    k: int = 10
-    scoring: str = "strict"
-    """`strict` or `ruler` (`tasks/ruler_scoring.py`)."""
+    k: int = option(10, between=(1, MAX_K))
+    scoring: str = scoring_option()
 
 
 @TASKS.register("common_words")
-class CommonWords(TaskBase):
+class CommonWords(RulerScoredTask):
     name = "common_words"
     description = "RULER's common words: name the k most frequent words of a long word list"
-    scorer = (
-        "recall: the fraction of the k words named as words of the parsed answer "
-        "(scoring=strict, the default), or RULER's string_match_all: the fraction of the k "
-        "words contained anywhere in the reply, inside longer words too (scoring=ruler)"
+    scorer = scorer_text(
+        "recall: the fraction of the k words named as words of the parsed answer",
+        "the fraction of the k words contained anywhere in the reply, inside longer words too",
     )
     Options: ClassVar[type] = CommonWordsOptions
     exact_decomposition = False
-
-    def validate(self) -> None:
-        check_scoring(self.name, self.options.scoring)
-        self.check_range("k", 1, MAX_K)
 
     @cached_property
     def _line_tokens(self) -> dict[str, int]:
@@ -164,10 +158,9 @@ class CommonWords(TaskBase):
             max_tokens=ANSWER_TOKENS_PER_WORD * k + 8,
         )
 
-    def sample(self, length: int, seed: int, index: int) -> Sample:
+    def generate(self, rng: random.Random, length: int, index: int) -> Generated:
         k = self.options.k
         per_block = self.uncommon_per_block(length)
-        rng = self.rng(length, seed, index)
         order = rng.sample(VOCABULARY, len(VOCABULARY))
         common, uncommon = order[:k], order[k:]
         fitted = fit_units(
@@ -180,15 +173,11 @@ class CommonWords(TaskBase):
         check_separation(counts, common)
         answer = top_words(words, k)
         starts = accumulate((len(word) + 1 for word in words), initial=0)
-        query, decomposition = scored_query(
-            self.options.scoring,
+        query, decomposition = self.scored(
             self.query(solved_example(rng, uncommon, k)),
             Decomposition(combine="vote", finish="top", keep=k),
         )
-        return self.make_sample(
-            length=length,
-            seed=seed,
-            index=index,
+        return Generated(
             context=fitted.text,
             actual_length=fitted.tokens,
             query=query,
@@ -205,9 +194,7 @@ class CommonWords(TaskBase):
             },
         )
 
-    def score(self, prediction: str | None, sample: Sample) -> float:
-        if self.options.scoring == "ruler":
-            return ruler_score(prediction, sample)
+    def strict_score(self, prediction: str | None, sample: Sample) -> float:
         return recall(prediction, sample.answer.split(LIST_SEPARATOR), ITEM_PATTERN)
 
     def gold_for_span(self, sample: Sample, start: int, end: int) -> str:

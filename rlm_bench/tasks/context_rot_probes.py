@@ -24,8 +24,8 @@ from rlm_bench.tasks.needles import (
     draw_keys,
 )
 from rlm_bench.tasks.niah import NiahSingle
-from rlm_bench.tasks.ruler_scoring import check_scoring
-from rlm_bench.tasks.task_base import Depths
+from rlm_bench.tasks.ruler_scoring import scoring_option
+from rlm_bench.tasks.task_base import Depths, option
 
 NEAR_MISSES = (
     "The former special magic {kind} for {key} was {value}.",
@@ -41,7 +41,7 @@ neighbor's, a lucky rather than magic one."""
 
 @dataclass(frozen=True)
 class DistractorOptions(NeedleOptions):
-    distractors: int = 3
+    distractors: int = option(3, between=(1, len(NEAR_MISSES)))
 
 
 @TASKS.register("niah_distractors")
@@ -50,16 +50,12 @@ class NiahDistractors(NiahSingle):
     description = "find the value of a key among near-miss needles about the same key"
     Options: ClassVar[type] = DistractorOptions
 
-    def validate(self) -> None:
-        super().validate()
-        self.check_range("distractors", 1, len(NEAR_MISSES))
-
-    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+    def plan(self, rng: random.Random) -> NeedlePlan:
         (key,) = draw_keys(rng, 1)
         value, *others = self.kind.draw_distinct(rng, 1 + self.options.distractors)
         templates = rng.sample(NEAR_MISSES, self.options.distractors)
-        needles = [self.needle(key, value, depth)] + [
-            Needle(t.format(kind=self.kind.singular, key=key, value=v), v, rng.random(), False)
+        needles = [self.needle(key, value)] + [
+            Needle(t.format(kind=self.kind.singular, key=key, value=v), v, False)
             for t, v in zip(templates, others, strict=True)
         ]
         return NeedlePlan(needles, self.single_query(key), "find", {"key": key})
@@ -108,7 +104,7 @@ class SemanticOptions:
     haystack: str = "essay"
     structure: str = "coherent"
     depths: Depths = None
-    scoring: str = "strict"
+    scoring: str = scoring_option()
 
 
 @TASKS.register("niah_semantic")
@@ -122,11 +118,7 @@ class NiahSemantic(NeedleTask):
         """Paraphrases speak of digits and codes, so values are always numbers."""
         return VALUE_KINDS["number"]
 
-    def validate(self) -> None:
-        """The value kind is fixed, so only the scoring needs a check."""
-        check_scoring(self.name, self.options.scoring)
-
-    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+    def plan(self, rng: random.Random) -> NeedlePlan:
         (key,) = draw_keys(rng, 1)
         (value,) = self.kind.draw_distinct(rng, 1)
         p = rng.choice(PARAPHRASES)
@@ -136,5 +128,5 @@ class NiahSemantic(NeedleTask):
             answer_pattern=self.kind.pattern,
             max_tokens=self.kind.answer_tokens + 3,
         )
-        needle = Needle(p.needle.format(key=key, value=value), value, depth, True)
+        needle = Needle(p.needle.format(key=key, value=value), value, True)
         return NeedlePlan([needle], query, "find", {"key": key})

@@ -22,6 +22,7 @@ from rlm_bench.tasks.needles import (
     ValueKind,
     draw_keys,
 )
+from rlm_bench.tasks.task_base import option
 
 IN_TEXT = "mentioned in the provided text"
 
@@ -44,20 +45,19 @@ class NiahSingle(NeedleTask):
             max_tokens=kind.answer_tokens + 3,
         )
 
-    def needle(self, key: str, value: str, depth: float, answers: bool = True) -> Needle:
+    def needle(self, key: str, value: str, answers: bool = True) -> Needle:
         text = f"The special magic {self.kind.singular} for {key} is {value}."
-        return Needle(text, value, depth, answers)
+        return Needle(text, value, answers)
 
-    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+    def plan(self, rng: random.Random) -> NeedlePlan:
         (key,) = draw_keys(rng, 1)
         (value,) = self.kind.draw_distinct(rng, 1)
-        return NeedlePlan([self.needle(key, value, depth)], self.single_query(key), "find",
-                          {"key": key})  # fmt: skip
+        return NeedlePlan([self.needle(key, value)], self.single_query(key), "find", {"key": key})
 
 
 @dataclass(frozen=True)
 class MultiKeyOptions(NeedleOptions):
-    keys: int = 4
+    keys: int = option(4, between=(2, 50))
 
 
 @TASKS.register("niah_multikey")
@@ -66,18 +66,13 @@ class NiahMultiKey(NiahSingle):
     description = "find the value of one key among needles for several similar keys"
     Options: ClassVar[type] = MultiKeyOptions
 
-    def validate(self) -> None:
-        super().validate()
-        self.check_range("keys", 2, 50)
-
-    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
-        key, *others = draw_keys(rng, self.options.keys)
-        value, *other_values = self.kind.draw_distinct(rng, self.options.keys)
-        needles = [self.needle(key, value, depth)] + [
-            self.needle(k, v, rng.random(), answers=False)
-            for k, v in zip(others, other_values, strict=True)
+    def plan(self, rng: random.Random) -> NeedlePlan:
+        keys = draw_keys(rng, self.options.keys)
+        values = self.kind.draw_distinct(rng, self.options.keys)
+        needles = [
+            self.needle(k, v, answers=k == keys[0]) for k, v in zip(keys, values, strict=True)
         ]
-        return NeedlePlan(needles, self.single_query(key), "find", {"key": key})
+        return NeedlePlan(needles, self.single_query(keys[0]), "find", {"key": keys[0]})
 
 
 def list_query(kind: ValueKind, question_keys: str, count: int) -> Query:
@@ -92,7 +87,7 @@ def list_query(kind: ValueKind, question_keys: str, count: int) -> Query:
 
 @dataclass(frozen=True)
 class MultiValueOptions(NeedleOptions):
-    values: int = 4
+    values: int = option(4, between=(2, 20))
 
 
 @TASKS.register("niah_multivalue")
@@ -102,23 +97,17 @@ class NiahMultiValue(NeedleTask):
     scorer = ALL_SCORER
     Options: ClassVar[type] = MultiValueOptions
 
-    def validate(self) -> None:
-        super().validate()
-        self.check_range("values", 2, 20)
-
-    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+    def plan(self, rng: random.Random) -> NeedlePlan:
         (key,) = draw_keys(rng, 1)
         values = self.kind.draw_distinct(rng, self.options.values)
         text = f"One of the special magic {self.kind.plural} for {key} is {{}}."
-        needles = [Needle(text.format(values[0]), values[0], depth, True)] + [
-            Needle(text.format(v), v, rng.random(), True) for v in values[1:]
-        ]
+        needles = [Needle(text.format(v), v, True) for v in values]
         return NeedlePlan(needles, list_query(self.kind, key, len(values)), "union", {"key": key})
 
 
 @dataclass(frozen=True)
 class MultiQueryOptions(NeedleOptions):
-    queries: int = 4
+    queries: int = option(4, between=(2, 20))
 
 
 @TASKS.register("niah_multiquery")
@@ -128,15 +117,9 @@ class NiahMultiQuery(NiahSingle):
     scorer = ALL_SCORER
     Options: ClassVar[type] = MultiQueryOptions
 
-    def validate(self) -> None:
-        super().validate()
-        self.check_range("queries", 2, 20)
-
-    def plan(self, rng: random.Random, depth: float) -> NeedlePlan:
+    def plan(self, rng: random.Random) -> NeedlePlan:
         keys = draw_keys(rng, self.options.queries)
         values = self.kind.draw_distinct(rng, len(keys))
-        needles = [self.needle(keys[0], values[0], depth)] + [
-            self.needle(k, v, rng.random()) for k, v in zip(keys[1:], values[1:], strict=True)
-        ]
+        needles = [self.needle(k, v) for k, v in zip(keys, values, strict=True)]
         query = list_query(self.kind, _and_list(keys), len(keys))
         return NeedlePlan(needles, query, "union", {"keys": ", ".join(keys)})

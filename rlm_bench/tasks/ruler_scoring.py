@@ -21,10 +21,11 @@ errors), so format errors read as wrong values.
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
-from rlm_bench.errors import UserError
 from rlm_bench.tasks.base import LIST_SEPARATOR, Decomposition, Query, Sample
 from rlm_bench.tasks.scoring import string_match_all
+from rlm_bench.tasks.task_base import TaskBase, option
 
 SCORINGS = ("strict", "ruler")
 WHOLE_REPLY = r"(?s)\A(?!\s*(?i:none)\W*\Z)\s*\S.*"
@@ -32,24 +33,37 @@ WHOLE_REPLY = r"(?s)\A(?!\s*(?i:none)\W*\Z)\s*\S.*"
 "none", as it does for a strict pattern)."""
 
 
-def check_scoring(task: str, scoring: str) -> None:
-    if scoring not in SCORINGS:
-        raise UserError(
-            f"task {task}: option 'scoring' must be one of {', '.join(SCORINGS)}, got {scoring!r}"
-        )
+def scoring_option() -> Any:
+    """The `scoring` field of a task's `Options`."""
+    return option("strict", one_of=SCORINGS)
 
 
-def scored_query(
-    scoring: str, query: Query, decomposition: Decomposition
-) -> tuple[Query, Decomposition]:
-    """The sample's query and decomposition under `scoring`: unchanged for `strict`; for `ruler`
-    the query takes the whole reply and the strict query becomes the part question."""
-    if scoring == "strict":
-        return query, decomposition
-    part = decomposition.part or query
-    return replace(query, answer_pattern=WHOLE_REPLY), replace(decomposition, part=part)
+def scorer_text(strict: str, ruler: str) -> str:
+    """A `RulerScoredTask`'s `scorer`: what each scoring gives credit for."""
+    return (
+        f"{strict} (scoring=strict, the default), or RULER's string_match_all: {ruler} "
+        "(scoring=ruler)"
+    )
 
 
-def ruler_score(prediction: str | None, sample: Sample) -> float:
-    """RULER's `string_match_all` against the sample's gold values."""
-    return string_match_all(prediction, sample.answer.split(LIST_SEPARATOR))
+class RulerScoredTask(TaskBase):
+    """A task with a `scoring` option: subclasses write `strict_score` and build their query and
+    decomposition through `scored`."""
+
+    def scored(self, query: Query, decomposition: Decomposition) -> tuple[Query, Decomposition]:
+        """The sample's query and decomposition under the task's scoring: unchanged for
+        `strict`; for `ruler` the query takes the whole reply and the strict query becomes the
+        part question."""
+        if self.options.scoring == "strict":
+            return query, decomposition
+        part = decomposition.part or query
+        return replace(query, answer_pattern=WHOLE_REPLY), replace(decomposition, part=part)
+
+    def score(self, prediction: str | None, sample: Sample) -> float:
+        """Under `ruler`, RULER's `string_match_all` against the sample's gold values."""
+        if self.options.scoring == "ruler":
+            return string_match_all(prediction, sample.answer.split(LIST_SEPARATOR))
+        return self.strict_score(prediction, sample)
+
+    def strict_score(self, prediction: str | None, sample: Sample) -> float:
+        raise NotImplementedError

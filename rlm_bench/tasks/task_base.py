@@ -1,14 +1,17 @@
-"""What every built-in task shares: its options, its label, its seeded random stream.
+"""What every built-in task shares: its options, its label, its seeded random stream, and how
+a generated sample is filed under its label, length, seed and index.
 
 A task's options (haystack, needle depths, counts of keys...) come from the suite file or from
 `--tasks name:key=value`; they are a dataclass per task so a typo is one line naming the field
-and the known ones, before any model loads.
+and the known ones, and a value the field does not allow (`option`) one line saying what it
+allows, before any model loads.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, fields
+from collections.abc import Collection
+from dataclasses import Field, dataclass, field, fields
 from typing import Any, ClassVar, get_type_hints
 
 from rlm_bench.errors import UserError
@@ -19,6 +22,39 @@ from rlm_bench.tokens import Tokenizer
 Depths = tuple[float, ...] | None
 """The type of a `depths` option: needle depths as fractions of the haystack, None for spread
 evenly over the samples."""
+
+
+def option(
+    default: Any, *, one_of: Collection[str] = (), between: tuple[int, int] | None = None
+) -> Any:
+    """An option's default and the values it allows, declared in its `Options` field, so that
+    every task checks them alike, before any model loads, and a reader sees them at a glance."""
+    return field(default=default, metadata={"one_of": tuple(one_of), "between": between})
+
+
+def _check_allowed(task: str, declared: Field[Any], value: Any) -> None:
+    where = f"task {task}: option {declared.name!r}"
+    allowed = declared.metadata.get("one_of")
+    if allowed and value not in allowed:
+        raise UserError(f"{where} must be one of {', '.join(allowed)}, got {value!r}")
+    bounds = declared.metadata.get("between")
+    if bounds and not bounds[0] <= value <= bounds[1]:
+        raise UserError(f"{where} must be between {bounds[0]} and {bounds[1]}, got {value}")
+
+
+@dataclass(frozen=True)
+class Generated:
+    """What a generator makes of a sample's random stream: the sample but for its identity
+    (label, length, seed, index), which `TaskBase.sample` adds; a generator sees the stream,
+    never the seed, so every sample depends on its stream alone. The fields are the rest of
+    `make_sample`'s arguments."""
+
+    context: str
+    actual_length: int
+    query: Query
+    answer: str
+    decomposition: Decomposition
+    metadata: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -78,6 +114,8 @@ class TaskBase:
                 )
             checked[key] = _check(self.name, key, value, hints[key])
         self.options = self.Options(**checked)
+        for declared in fields(self.Options):
+            _check_allowed(self.name, declared, getattr(self.options, declared.name))
         self.validate()
         if hasattr(self.options, "haystack"):
             self._check_haystack()
@@ -90,14 +128,8 @@ class TaskBase:
         check_haystack(self.options.haystack, self.options.structure)
 
     def validate(self) -> None:
-        """Raise `UserError` for option values that are the right type but make no sense."""
-
-    def check_range(self, option: str, low: int, high: int) -> None:
-        value = getattr(self.options, option)
-        if not low <= value <= high:
-            raise UserError(
-                f"task {self.name}: option {option!r} must be between {low} and {high}, got {value}"
-            )
+        """Raise `UserError` for what `option` cannot declare: values allowed one by one but
+        not together, data that cannot be opened."""
 
     @classmethod
     def accepts(cls, option: str) -> bool:
@@ -107,6 +139,17 @@ class TaskBase:
         """Seeded by the task's registered name, not its label, so variants of one task (another
         haystack, say) draw the same keys and values and pair up sample by sample."""
         return sample_rng(self.name, length, seed, index)
+
+    def sample(self, length: int, seed: int, index: int) -> Sample:
+        """A generated task writes `generate`; a task that replays a benchmark's rows writes
+        `sample` itself, with `make_sample`."""
+        made = self.generate(self.rng(length, seed, index), length, index)
+        return self.make_sample(length=length, seed=seed, index=index, **vars(made))
+
+    def generate(self, rng: random.Random, length: int, index: int) -> Generated:
+        """The sample at `length` tokens and `index` (which some tasks cycle options over),
+        drawn from `rng` alone."""
+        raise NotImplementedError
 
     def make_sample(
         self,

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import random
 import string
-from bisect import bisect_left
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import accumulate, cycle, pairwise
+from itertools import cycle, pairwise
 from typing import ClassVar
 
 from rlm_bench.errors import UserError
 from rlm_bench.tasks import TASKS
 from rlm_bench.tasks.base import LIST_SEPARATOR, Decomposition, Example, Query, Sample
 from rlm_bench.tasks.combining import join_items
+from rlm_bench.tasks.distinct_draws import draw_distinct
 from rlm_bench.tasks.fitting import fit_units, join_units
 from rlm_bench.tasks.haystacks import NOISE_SENTENCES, haystack_units
-from rlm_bench.tasks.ruler_scoring import check_scoring, ruler_score, scored_query
+from rlm_bench.tasks.placement import place
+from rlm_bench.tasks.ruler_scoring import RulerScoredTask, scorer_text, scoring_option
 from rlm_bench.tasks.scoring import all_of
-from rlm_bench.tasks.task_base import TaskBase
+from rlm_bench.tasks.task_base import Generated, option
 
 NAME_LENGTH = 5
 VALUE_RANGE = (10_000, 99_999)
@@ -57,50 +58,17 @@ class Chain:
 
 
 def draw_names(rng: random.Random, count: int) -> list[str]:
-    names: list[str] = []
-    while len(names) < count:
-        name = "".join(rng.choices(string.ascii_uppercase, k=NAME_LENGTH))
-        if name not in names:
-            names.append(name)
-    return names
+    return draw_distinct(lambda: "".join(rng.choices(string.ascii_uppercase, k=NAME_LENGTH)), count)
 
 
 def draw_values(rng: random.Random, count: int) -> list[str]:
-    values: list[str] = []
-    while len(values) < count:
-        value = str(rng.randint(*VALUE_RANGE))
-        if value not in values:
-            values.append(value)
-    return values
+    return draw_distinct(lambda: str(rng.randint(*VALUE_RANGE)), count)
 
 
 def chain_depths(rng: random.Random, statements: int) -> tuple[float, ...]:
     """One depth in each of `statements` equal stretches of the context: increasing, so the
     chain reads in order, and spread, so consecutive links are far apart at every length."""
     return tuple((i + rng.uniform(*DEPTH_JITTER)) / statements for i in range(statements))
-
-
-def _nearest_bound(bounds: Sequence[int], wanted: float) -> int:
-    i = bisect_left(bounds, wanted)
-    if i == len(bounds) or (i > 0 and wanted - bounds[i - 1] <= bounds[i] - wanted):
-        return i - 1
-    return i
-
-
-def place(units: Sequence[str], placed: Sequence[tuple[float, str]]) -> list[str]:
-    """Each (depth, sentence) at the unit boundary nearest its depth (a fraction of the
-    haystack's characters), so no statement splits a sentence; sentences at one boundary go in
-    order of depth, which keeps each chain in order even when a short haystack crowds them."""
-    bounds = list(accumulate((len(u) for u in units), initial=0))
-    slots = sorted((_nearest_bound(bounds, depth * bounds[-1]), depth, s) for depth, s in placed)
-    out: list[str] = []
-    previous = 0
-    for slot, _, sentence in slots:
-        out.extend(units[previous:slot])
-        out.append(" " + sentence)
-        previous = slot
-    out.extend(units[previous:])
-    return out
 
 
 def resolved_prefix(chain_spans: Sequence[Sequence[int]], start: int, end: int) -> int:
@@ -160,28 +128,21 @@ def make_examples(
 class VariableTrackingOptions:
     haystack: str = "noise"
     structure: str = "coherent"
-    hops: int = 4
-    chains: int = 2
-    scoring: str = "strict"
-    """`strict` or `ruler` (`tasks/ruler_scoring.py`)."""
+    hops: int = option(4, between=(1, MAX_HOPS))
+    chains: int = option(2, between=(1, MAX_CHAINS))
+    scoring: str = scoring_option()
 
 
 @TASKS.register("variable_tracking")
-class VariableTracking(TaskBase):
+class VariableTracking(RulerScoredTask):
     name = "variable_tracking"
     description = "RULER's variable tracking: name every variable a chain of assignments binds"
-    scorer = (
-        "every variable of the chain named in the parsed answer, all or nothing (scoring=strict, "
-        "the default), or RULER's string_match_all: the fraction of the variables contained "
-        "anywhere in the reply (scoring=ruler)"
+    scorer = scorer_text(
+        "every variable of the chain named in the parsed answer, all or nothing",
+        "the fraction of the variables contained anywhere in the reply",
     )
     Options: ClassVar[type] = VariableTrackingOptions
     exact_decomposition = False
-
-    def validate(self) -> None:
-        check_scoring(self.name, self.options.scoring)
-        self.check_range("hops", 1, MAX_HOPS)
-        self.check_range("chains", 1, MAX_CHAINS)
 
     def haystack(self, rng: random.Random) -> Iterator[str]:
         return haystack_units(self.options.haystack, self.options.structure, rng)
@@ -206,18 +167,19 @@ class VariableTracking(TaskBase):
             for i, value in enumerate(values)
         ]
 
-    def sample(self, length: int, seed: int, index: int) -> Sample:
+    def generate(self, rng: random.Random, length: int, index: int) -> Generated:
         options = self.options
         size = options.hops + 1
         example_names = EXAMPLE_CHAIN + 2 * EXAMPLE_DISTRACTOR
         # Everything is drawn before the haystack, so variants with another haystack ask about
         # the same chains.
-        rng = self.rng(length, seed, index)
         names = draw_names(rng, options.chains * size + example_names)
         values = draw_values(rng, options.chains + 2)
         chains = self.draw_chains(rng, names[: options.chains * size], values[: options.chains])
         examples = make_examples(rng, values[0], names[options.chains * size :], values[-2:])
-        placed = [(d, s) for c in chains for d, s in zip(c.depths, c.statements, strict=True)]
+        # In order of depth, which keeps each chain in order even where a short haystack puts
+        # two of its statements at one boundary.
+        placed = sorted((d, s) for c in chains for d, s in zip(c.depths, c.statements, strict=True))
         reserved = sum(self.tokenizer.count_many([" " + s for _, s in placed]))
         if reserved > MAX_STATEMENT_SHARE * length:
             raise UserError(
@@ -232,13 +194,10 @@ class VariableTracking(TaskBase):
             assemble=lambda units: join_units(place(units, placed)),
         )
         located = [_locate(fitted.text, chain) for chain in chains]
-        query, decomposition = scored_query(
-            options.scoring, self.query(values[0], examples), Decomposition(combine="union")
+        query, decomposition = self.scored(
+            self.query(values[0], examples), Decomposition(combine="union")
         )
-        return self.make_sample(
-            length=length,
-            seed=seed,
-            index=index,
+        return Generated(
             context=fitted.text,
             actual_length=fitted.tokens,
             query=query,
@@ -258,9 +217,7 @@ class VariableTracking(TaskBase):
             },
         )
 
-    def score(self, prediction: str | None, sample: Sample) -> float:
-        if self.options.scoring == "ruler":
-            return ruler_score(prediction, sample)
+    def strict_score(self, prediction: str | None, sample: Sample) -> float:
         return all_of(prediction, sample.answer.split(LIST_SEPARATOR), ITEM_PATTERN)
 
     def gold_for_span(self, sample: Sample, start: int, end: int) -> str:
