@@ -1,4 +1,4 @@
-"""`python -m rlm_bench`: run suites, list and inspect tasks, draw figures, serve the model.
+"""`python -m rlm_bench`: run suites, inspect tasks, draw figures, view runs, serve a model.
 
 Every user mistake ends as one line on stderr and exit code 2; finished samples are on disk
 before any error can happen, so nothing is lost. Each command is a module of
@@ -10,7 +10,17 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rlm_bench.commands import compare, listing, plot, publish, report, run, serve, tasks
+from rlm_bench.commands import (
+    compare,
+    listing,
+    plot,
+    publish,
+    report,
+    run,
+    serve,
+    tasks,
+    view,
+)
 from rlm_bench.commands.common import (
     OneLineParser,
     add_analysis_options,
@@ -40,7 +50,7 @@ __all__ = [
 EXIT_USAGE = 2
 COMMANDS = {
     "run": run, "list": listing, "tasks": tasks, "plot": plot, "report": report,
-    "publish": publish, "compare": compare, "serve": serve,
+    "view": view, "publish": publish, "compare": compare, "serve": serve,
 }  # fmt: skip
 """Each command's module, in the order `--help` lists them."""
 

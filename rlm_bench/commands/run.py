@@ -156,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
     from rlm_bench.evaluation.summary_text import format_summary
     from rlm_bench.models.setup import open_model, open_sub_model
     from rlm_bench.reporting.figures import draw_figures
+    from rlm_bench.reporting.trajectory_page import write_page
     from rlm_bench.solvers import make_solver
     from rlm_bench.suites import load_suite
 
@@ -187,7 +188,9 @@ def run(args: argparse.Namespace) -> int:
         )
         return 130
     draw_figures(analysis, folder / "figures", title=f"{suite.name} on {model.name}")
+    page = write_page(folder, tokenizer=model.tokenizer, progress=not args.no_progress)
     print(format_summary(analysis))
     print(f"\n{describe_calls(analysis['calls'])}")
     print(f"run folder: {folder}")
+    print(f"samples and traces: {page}")
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 from rlm_bench.evaluation.failures import FAILURES
 from rlm_bench.evaluation.lengths import length_label
 from rlm_bench.evaluation.summary_text import midpoint_text
+from rlm_bench.reporting.trajectory_page import PAGE_FILE
 
 REPORT_FILE = "report.md"
 FINAL_ERRORS = ("leaf error carried up", "aggregation error", "no answer", "no scored leaves")
@@ -49,6 +50,18 @@ def header(run_info: dict[str, Any], analysis: dict[str, Any]) -> list[str]:
         f"({analysis['calls']['cached_calls']} from the response cache)",
     ]
     return [f"# {suite['name']} on {model.get('name', '?')}", "", *facts, ""]
+
+
+def page_link(folder: Path) -> list[str]:
+    """A link to the run's trajectory page (`view.html`, beside report.md), and how to write it
+    when it is not there yet."""
+    line = (
+        f"Every sample, its trace and two solvers side by side: [{PAGE_FILE}]({PAGE_FILE}) "
+        "(opens offline in a browser)"
+    )
+    if not (folder / PAGE_FILE).exists():
+        line += f"; write it with `python -m rlm_bench view {folder.as_posix()}`"
+    return [line + ".", ""]
 
 
 def findings(analysis: dict[str, Any]) -> list[str]:
@@ -240,6 +253,7 @@ def write_report(
     pngs = {p.stem: p for p in figures if p.suffix == ".png"}
     lines = [
         *header(run_info, analysis),
+        *page_link(folder),
         *findings(analysis),
         *accuracy_section(analysis, pngs, folder),
         *cost_section(analysis, pngs, folder),
