@@ -204,6 +204,15 @@ def test_offline_run_holds_history_tables_figures_and_the_folder(run_dir, capsys
     assert not any(path.startswith("wandb") for path in paths)
 
 
+def test_the_trajectory_page_goes_into_the_artifact(run_dir):
+    assert main(["view", str(run_dir)]) == 0
+    assert main(["publish", str(run_dir), "--offline", "--project", "p"]) == 0
+    records = wandb_records(next(offline_run_dir(run_dir).glob("*.wandb")))
+    artifacts = [r.artifact for r in records if r.WhichOneof("record_type") == "artifact"]
+    (artifact,) = [a for a in artifacts if a.type == "rlm_bench-run"]
+    assert "view.html" in {c.path for c in artifact.manifest.contents}
+
+
 def test_existing_figures_are_logged_not_redrawn(run_dir):
     figures = run_dir / "figures"
     figures.mkdir()

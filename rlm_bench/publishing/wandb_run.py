@@ -32,7 +32,14 @@ from rlm_bench.publishing import content
 DEFAULT_BASE_URL = "https://api.wandb.ai"
 INIT_TIMEOUT_S = 30.0
 ARTIFACT_TYPE = "rlm_bench-run"
-ARTIFACT_FILES = ("run.json", "samples.jsonl", "traces.jsonl", "summary.json", "report.md")
+ARTIFACT_FILES = (
+    "run.json",
+    "samples.jsonl",
+    "traces.jsonl",
+    "summary.json",
+    "report.md",
+    "view.html",
+)
 """The run folder's own files; its `wandb/` directory (offline runs) is never part of it."""
 
 
