@@ -29,6 +29,7 @@ def make_solver(name: str, params: dict[str, Any]) -> Solver:
 from rlm_bench.solvers import (  # noqa: E402,F401  (registers the built-ins)
     codeact,
     direct,
+    dspy_rlm,
     recursive,
     repl,
     retrieval,
