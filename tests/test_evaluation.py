@@ -132,3 +132,68 @@ def test_figure_draws_points_with_zero_and_full_accuracy(tmp_path):
     ]  # fmt: skip
     png, svg = accuracy_vs_length(summarize(rows), tmp_path, title="edges")
     assert png.stat().st_size > 10_000 and svg.exists()
+
+
+class ClosingSolver:
+    """A solver that holds something for the run, as the adapters' servers are held: it says
+    when it was closed, and `fail_on` makes that sample crash."""
+
+    name = "closing"
+    closed: list[int] = []
+
+    def __init__(self, fail_on: int = -1) -> None:
+        self.fail_on = fail_on
+
+    async def solve(self, sample, model):
+        from rlm_bench.solvers import Result, Trace
+
+        if sample.index == self.fail_on:
+            raise KeyboardInterrupt  # what Ctrl+C, or SIGTERM in `run`, raises mid-run
+        return Result(prediction=sample.answer, trace=Trace())
+
+    def close(self) -> None:
+        ClosingSolver.closed.append(len(ClosingSolver.closed))
+
+
+def closing_suite(**params):
+    data = {"name": "closing", "tasks": ["niah_single"], "lengths": [512], "samples": 3,
+            "solvers": [{"label": "closing", "solver": "tests.test_evaluation:ClosingSolver",
+                         **params}]}  # fmt: skip
+    from rlm_bench.suites import suite_from_dict
+
+    return suite_from_dict(data, "closing")
+
+
+def test_a_solver_holding_something_is_closed_when_the_run_ends_or_stops(tmp_path, tokenizer):
+    ClosingSolver.closed.clear()
+    run_suite(closing_suite(), ScriptedModel(tokenizer), tmp_path / "a", resume=False,
+              progress=False)  # fmt: skip
+    assert ClosingSolver.closed == [0]
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(closing_suite(fail_on=1), ScriptedModel(tokenizer), tmp_path / "b",
+                  resume=False, progress=False)  # fmt: skip
+    assert ClosingSolver.closed == [0, 1]
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import tests.doubles, sys; from rlm_bench.cli import main; "
+         "sys.exit(main(sys.argv[1:]))", "run", "--suite", "smoke", "--model", "scripted",
+         "--samples", "30", "--solvers", "direct", "--concurrency", "1", "--out", str(out),
+         "--no-progress"],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    samples = out / "samples.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if samples.exists() and samples.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert f"interrupted: finished samples are in {out}" in stderr
+    assert "Traceback" not in stderr
+    rows = read_jsonl(samples)
+    assert 3 <= len(rows) < 120  # stopped mid-run, every finished line kept

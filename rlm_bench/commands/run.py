@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -148,6 +152,23 @@ def _shown(value: object) -> str:
     return json.dumps(value, default=str)
 
 
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a `timeout`, a job scheduler, `kill`) ends a run as Ctrl+C does: the solvers are
+    closed, so a server an adapter started stops with the run, and the resume hint is printed.
+    Python's default for SIGTERM is to die at once, past every `finally`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can be set only there
+        return
+    # As SIGINT itself, so that asyncio's handling of Ctrl+C (cancel the run, then raise
+    # KeyboardInterrupt out of asyncio.run) applies unchanged.
+    previous = signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run(args: argparse.Namespace) -> int:
     from rlm_bench.evaluation.executors import make_executor
     from rlm_bench.evaluation.executors.solving import make_tasks
@@ -176,10 +197,11 @@ def run(args: argparse.Namespace) -> int:
     model = open_model(suite)
     sub_model = open_sub_model(suite)
     try:
-        analysis = run_suite(
-            suite, model, folder, resume=bool(args.resume), progress=not args.no_progress,
-            sub_model=sub_model, executor=executor,
-        )  # fmt: skip
+        with sigterm_as_interrupt():
+            analysis = run_suite(
+                suite, model, folder, resume=bool(args.resume), progress=not args.no_progress,
+                sub_model=sub_model, executor=executor,
+            )  # fmt: skip
     except KeyboardInterrupt:
         print(
             f"interrupted: finished samples are in {folder}; continue with "

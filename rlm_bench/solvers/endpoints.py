@@ -46,6 +46,45 @@ def backend_of(model: Model) -> Model:
     return model
 
 
+class _Servers:
+    """The servers started in this process, one per GGUF file, shared by every adapter that
+    asked for it (a run comparing `rlms` with `dspy_rlm` serves its model once), and stopped
+    when the last of them closes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: dict[str, tuple[Endpoint, ExitStack, set[int]]] = {}
+
+    def acquire(self, gguf: str, holder: int) -> Endpoint:
+        with self._lock:
+            if gguf not in self._running:
+                self._running[gguf] = (*self._start(gguf), set())
+            endpoint, _, holders = self._running[gguf]
+            holders.add(holder)
+            return endpoint
+
+    def release(self, holder: int) -> None:
+        with self._lock:
+            for gguf, (_, stack, holders) in list(self._running.items()):
+                holders.discard(holder)
+                if not holders:
+                    del self._running[gguf]
+                    stack.close()
+
+    @staticmethod
+    def _start(gguf: str) -> tuple[Endpoint, ExitStack]:
+        from rlm_bench.models.served_process import served_embedded_model
+        from rlm_bench.models.serving import served_folder
+
+        stack = ExitStack()
+        base_url = stack.enter_context(served_embedded_model(gguf))
+        endpoint = Endpoint(base_url=base_url, model=str(served_folder(gguf)), api_key=UNUSED_KEY)
+        return endpoint, stack
+
+
+_SERVERS = _Servers()
+
+
 class Endpoints:
     """The endpoint of each model an adapter was given, serving embedded ones on demand.
 
@@ -53,9 +92,6 @@ class Endpoints:
 
     def __init__(self, solver: str) -> None:
         self._solver = solver
-        self._lock = threading.Lock()
-        self._served: dict[str, Endpoint] = {}
-        self._stack = ExitStack()
         atexit.register(self.close)  # a run stopped by an error still stops its servers
 
     def get(self, model: Model) -> Endpoint:
@@ -69,25 +105,13 @@ class Endpoints:
             key = backend._api_key or UNUSED_KEY
             return Endpoint(base_url=backend.base_url, model=backend.model, api_key=key)
         if isinstance(backend, EmbeddedModel):
-            with self._lock:
-                gguf = str(backend.gguf)
-                if gguf not in self._served:
-                    self._served[gguf] = self._serve(gguf)
-                return self._served[gguf]
+            return _SERVERS.acquire(str(backend.gguf), id(self))
         raise UserError(
             f"solver {self._solver} runs on an embedded model or an OpenAI-compatible server, "
             f"not on {backend.name} ({type(backend).__name__})"
         )
 
-    def _serve(self, gguf: str) -> Endpoint:
-        from rlm_bench.models.served_process import served_embedded_model
-        from rlm_bench.models.serving import served_folder
-
-        base_url = self._stack.enter_context(served_embedded_model(gguf))
-        return Endpoint(base_url=base_url, model=str(served_folder(gguf)), api_key=UNUSED_KEY)
-
     def close(self) -> None:
-        """Stops the servers this run started; safe to call again."""
-        with self._lock:
-            self._served.clear()
-            self._stack.close()
+        """Lets go of the servers this adapter used, stopping those no other adapter holds;
+        safe to call again."""
+        _SERVERS.release(id(self))
