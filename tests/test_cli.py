@@ -107,7 +107,10 @@ def test_list_names_everything(capsys):
     assert code == 0
     assert "suites: context_rot, full, paper, smoke" in out
     assert "niah_single" in out and "aggregation_count" in out
-    assert "solvers: codeact, direct, recursive, repl, repl_no_subcalls, retrieval, summary" in out
+    solvers = (
+        "codeact, direct, dspy_rlm, recursive, repl, repl_no_subcalls, retrieval, rlms, summary"
+    )
+    assert f"solvers: {solvers}" in out
     assert "embedded" in out
 
 
