@@ -133,5 +133,6 @@ class ScriptedModel:
 
 @BACKENDS.register("scripted")
 def scripted_backend(arg: str, options: dict[str, object]) -> ScriptedModel:
-    """`--model scripted`: the oracle double behind the real CLI, with the real tokenizer."""
-    return ScriptedModel(EmbeddedModel().tokenizer)
+    """`--model scripted`: the oracle double behind the real CLI, with the real tokenizer;
+    `scripted:S` answers each call after S seconds."""
+    return ScriptedModel(EmbeddedModel().tokenizer, delay_s=float(arg) if arg else 0.0)

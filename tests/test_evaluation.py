@@ -179,7 +179,7 @@ def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path):
     out = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, "-c", "import tests.doubles, sys; from rlm_bench.cli import main; "
-         "sys.exit(main(sys.argv[1:]))", "run", "--suite", "smoke", "--model", "scripted",
+         "sys.exit(main(sys.argv[1:]))", "run", "--suite", "smoke", "--model", "scripted:0.05",
          "--samples", "30", "--solvers", "direct", "--concurrency", "1", "--out", str(out),
          "--no-progress"],
         cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
