@@ -161,12 +161,18 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield  # signal handlers can be set only there
         return
     # As SIGINT itself, so that asyncio's handling of Ctrl+C (cancel the run, then raise
-    # KeyboardInterrupt out of asyncio.run) applies unchanged.
+    # KeyboardInterrupt out of asyncio.run) applies unchanged. A shell starts a background job
+    # (`run ... &`) with SIGINT ignored; it is Python's default again for the run, or the
+    # SIGTERM would be ignored with it.
+    previous_int = signal.getsignal(signal.SIGINT)
+    if previous_int == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     previous = signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 def run(args: argparse.Namespace) -> int:
