@@ -127,6 +127,16 @@ def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
     return (prompt_tokens * price.prompt + completion_tokens * price.completion) / 1_000_000
 
 
+def reported_or_priced(
+    reported: float | None, price: Price | None, prompt_tokens: int, completion_tokens: int
+) -> float:
+    """A call another library made and costed itself where it could (rlms from OpenRouter,
+    dspy from litellm's table): its own figure, else the run's price table, else 0."""
+    if reported is not None:
+        return float(reported)
+    return cost_usd(price, prompt_tokens, completion_tokens) if price is not None else 0.0
+
+
 class PricedModel(ModelWrapper):
     """Any backend with each Completion's `cost_usd` filled from `price`. With no price the
     backend's own figure passes through (0 unless the server reported one).

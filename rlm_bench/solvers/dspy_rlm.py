@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlm_bench.errors import UserError
 from rlm_bench.models.base import Model
-from rlm_bench.models.pricing import Price, cost_usd
+from rlm_bench.models.pricing import Price, reported_or_priced
 from rlm_bench.solvers import SOLVERS
 from rlm_bench.solvers.base import Result, Trace, TraceNode
 from rlm_bench.solvers.endpoints import Endpoint, Endpoints
@@ -272,13 +272,7 @@ class TrajectoryTrace:
         answer: str | None,
     ) -> TraceNode:
         price = self.prices[0] if depth == 0 else self.prices[1]
-        cost = call.cost_usd
-        if cost is None:
-            cost = (
-                cost_usd(price, call.prompt_tokens, call.completion_tokens)
-                if price is not None
-                else 0.0
-            )
+        cost = reported_or_priced(call.cost_usd, price, call.prompt_tokens, call.completion_tokens)
         return self.trace.add(
             parent=parent, depth=depth, kind="call", span=span, answer=answer, output=call.reply,
             prompt_tokens=call.prompt_tokens, completion_tokens=call.completion_tokens,

@@ -34,7 +34,7 @@ from typing import Any
 
 from rlm_bench.errors import UserError
 from rlm_bench.models.base import Model
-from rlm_bench.models.pricing import Price, cost_usd
+from rlm_bench.models.pricing import Price, reported_or_priced
 from rlm_bench.solvers import SOLVERS
 from rlm_bench.solvers.base import Result, Trace, TraceNode
 from rlm_bench.solvers.endpoints import Endpoint, Endpoints
@@ -119,7 +119,7 @@ class RlmsSolver:
             raise RuntimeError(f"rlms failed: {outcome['error']}")
         trace = Trace()
         sub_model = self.sub_model or model
-        prices = TracePrices(getattr(model, "price", None), getattr(sub_model, "price", None))
+        prices = (getattr(model, "price", None), getattr(sub_model, "price", None))
         iterations = (outcome.get("trajectory") or {}).get("iterations", [])
         TrajectoryMapping(trace, sample.context, prices).add(
             iterations, parent=None, depth=0, root_calls=outcome["calls"]
@@ -189,24 +189,14 @@ def _backend_kwargs(endpoint: Endpoint, max_tokens: int) -> dict[str, Any]:
     }
 
 
-class TracePrices:
-    """What a root call and a sub-call cost per token: the library reports a cost only from
-    OpenRouter, so the run's price table prices the rest, as it does our own calls."""
-
-    def __init__(self, root: Price | None, sub: Price | None) -> None:
-        self.root, self.sub = root, sub
-
-    @staticmethod
-    def cost(price: Price | None, reported: float | None, prompt: int, completion: int) -> float:
-        if reported:
-            return float(reported)
-        return cost_usd(price, prompt, completion) if price is not None else 0.0
-
-
 class TrajectoryMapping:
     """`rlms`' logged iterations, added to a `Trace` in `repl`'s layout."""
 
-    def __init__(self, trace: Trace, context: str, prices: TracePrices) -> None:
+    def __init__(
+        self, trace: Trace, context: str, prices: tuple[Price | None, Price | None]
+    ) -> None:
+        """`prices`: the root model's and the sub-model's, for calls the library did not
+        cost itself (it costs only OpenRouter's)."""
         self.trace, self.context, self.prices = trace, context, prices
 
     def add(
@@ -246,8 +236,8 @@ class TrajectoryMapping:
         first.completion_tokens = max(
             0, total["completion_tokens"] - sum(n.completion_tokens for n in below)
         )
-        first.cost_usd = self.prices.cost(
-            self.prices.root, None, first.prompt_tokens, first.completion_tokens
+        first.cost_usd = reported_or_priced(
+            None, self.prices[0], first.prompt_tokens, first.completion_tokens
         )
 
     def _block(self, call: TraceNode, block: dict[str, Any], depth: int) -> None:
@@ -287,7 +277,7 @@ class TrajectoryMapping:
         recorded = recorded or {}
         prompt = int(recorded.get("prompt_tokens") or 0)
         completion = int(recorded.get("completion_tokens") or 0)
-        price = self.prices.sub if sub else self.prices.root
+        price = self.prices[1] if sub else self.prices[0]
         return self.trace.add(
             parent=parent,
             depth=depth,
@@ -298,7 +288,7 @@ class TrajectoryMapping:
             prompt_tokens=prompt,
             completion_tokens=completion,
             latency_s=float(recorded.get("latency_s") or 0.0),
-            cost_usd=self.prices.cost(price, recorded.get("cost_usd"), prompt, completion),
+            cost_usd=reported_or_priced(recorded.get("cost_usd"), price, prompt, completion),
             form="chat",
         )
 
