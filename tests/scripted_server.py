@@ -4,10 +4,17 @@ backend's tests and the tests of the adapters that hand a library the run's endp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from rlm_bench.evaluation.cells import Cell
+from rlm_bench.evaluation.executors.solving import solve_cell
+from rlm_bench.models.openai_backend import OpenAIModel
+from rlm_bench.models.pricing import Price, PricedModel
+from rlm_bench.tasks import get_task
 
 
 def completion_body(text: str, usage: bool = True) -> dict:
@@ -128,3 +135,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up on this attempt
+
+
+def chat_model(server: ScriptedServer) -> PricedModel:
+    """The run's model as the harness wraps it, on the scripted server: priced, so an adapter's
+    trace cost can be checked."""
+    return PricedModel(OpenAIModel("m", base_url=server.base_url, endpoint="chat"), Price(1.0, 2.0))
+
+
+def solve_niah_cell(label: str, solver, sample, model) -> tuple[dict, dict]:
+    """One `niah_single` 1K cell solved and scored as the evaluator does: its sample row and
+    trace row."""
+    cell = Cell(task="niah_single", solver=label, length=1024, index=0)
+    task = get_task("niah_single", None)
+    return asyncio.run(solve_cell(cell, sample, task, solver, model))

@@ -23,17 +23,14 @@ from dspy.primitives.code_interpreter import CodeExecutionError, CodeInterpreter
 
 from rlm_bench import cli
 from rlm_bench.errors import UserError
-from rlm_bench.evaluation.cells import Cell
-from rlm_bench.evaluation.executors.solving import solve_cell
 from rlm_bench.models import served_process
 from rlm_bench.models.openai_backend import OpenAIModel
-from rlm_bench.models.pricing import Price, PricedModel
 from rlm_bench.models.served_process import free_port
 from rlm_bench.solvers import make_solver
 from rlm_bench.solvers.dspy_interpreter import Block, SandboxInterpreter
 from rlm_bench.tasks import get_task
 from tests.doubles import ScriptedModel
-from tests.scripted_server import ScriptedServer, chat_body
+from tests.scripted_server import ScriptedServer, chat_body, chat_model, solve_niah_cell
 
 QWEN = "embedded:qwen2.5-coder-0.5b"
 
@@ -57,15 +54,8 @@ def fields(**values: str) -> dict:
     return chat_body(text + "[[ ## completed ## ]]")
 
 
-def chat_model(server: ScriptedServer) -> PricedModel:
-    """The run's model as the harness wraps it: priced, so the trace's cost can be checked."""
-    return PricedModel(OpenAIModel("m", base_url=server.base_url, endpoint="chat"), Price(1.0, 2.0))
-
-
 def solve(solver, sample, model):
-    cell = Cell(task="niah_single", solver="dspy_rlm", length=1024, index=0)
-    task = get_task("niah_single", None)
-    return asyncio.run(solve_cell(cell, sample, task, solver, model))
+    return solve_niah_cell("dspy_rlm", solver, sample, model)
 
 
 def shape(nodes: list[dict]) -> list[tuple]:

@@ -17,15 +17,11 @@ import urllib.request
 import pytest
 
 from rlm_bench.errors import UserError
-from rlm_bench.evaluation.cells import Cell
-from rlm_bench.evaluation.executors.solving import solve_cell
 from rlm_bench.models import load_model
-from rlm_bench.models.openai_backend import OpenAIModel
-from rlm_bench.models.pricing import Price, PricedModel
 from rlm_bench.solvers import make_solver
 from rlm_bench.tasks import get_task
 from tests.doubles import ScriptedModel
-from tests.scripted_server import ScriptedServer, chat_body
+from tests.scripted_server import ScriptedServer, chat_body, chat_model, solve_niah_cell
 
 
 @pytest.fixture(scope="module")
@@ -37,16 +33,8 @@ def repl_turn(code: str) -> dict:
     return chat_body(f"Let me look.\n```repl\n{code}\n```")
 
 
-def chat_model(server: ScriptedServer) -> PricedModel:
-    """The run's model as the harness wraps it: priced, so the trace's cost can be checked."""
-    return PricedModel(OpenAIModel("m", base_url=server.base_url, endpoint="chat"), Price(1.0, 2.0))
-
-
 def solve(solver, sample, model):
-    cell = Cell(task="niah_single", solver="rlms", length=1024, index=0)
-    task = get_task("niah_single", None)
-    row, trace = asyncio.run(solve_cell(cell, sample, task, solver, model))
-    return row, trace
+    return solve_niah_cell("rlms", solver, sample, model)
 
 
 def test_a_trajectory_becomes_calls_blocks_and_located_sub_calls(sample):
